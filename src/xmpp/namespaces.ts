@@ -1,0 +1,29 @@
+// XML namespaces used across the component. One place, so a grep for a XEP finds its users.
+export const NS_CLIENT = "jabber:client";
+export const NS_COMPONENT = "jabber:component:accept";
+export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+export const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
+export const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
+export const NS_COMMANDS = "http://jabber.org/protocol/commands";
+export const NS_DATA = "jabber:x:data";
+export const NS_OOB = "jabber:x:oob";
+export const NS_ROSTER = "jabber:iq:roster";
+export const NS_PRIVATE = "jabber:iq:private";
+export const NS_VCARD_TEMP = "vcard-temp";
+export const NS_BLOCKING = "urn:xmpp:blocking";
+export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+export const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";
+export const NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors";
+export const NS_MAM = "urn:xmpp:mam:2";
+export const NS_RSM = "http://jabber.org/protocol/rsm";
+export const NS_FORWARD = "urn:xmpp:forward:0";
+export const NS_DELAY = "urn:xmpp:delay";
+export const NS_PRIVILEGE_1 = "urn:xmpp:privilege:1";
+export const NS_PRIVILEGE_2 = "urn:xmpp:privilege:2";
+export const NS_MOVED = "urn:xmpp:moved:1";
+export const NS_NICK = "http://jabber.org/protocol/nick";
+export const NS_PIE = "urn:xmpp:pie:0";
+export const NS_PIE_SCRAM = "urn:xmpp:pie:0#scram";
+export const NS_PIE_MAM = "urn:xmpp:pie:0#mam";
+/** This project's own namespace for the companion Prosody module (non-standard parts). */
+export const NS_COMPANION = "urn:xmpp-account-portability:companion:0";
