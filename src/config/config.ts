@@ -1,0 +1,151 @@
+// Configuration from the environment, validated once at start. Pure: takes an env object, returns a
+// frozen Config or throws one ConfigError naming every bad variable (never echoing secret values).
+import path from "node:path";
+
+export interface Config {
+  /** Component endpoint, e.g. xmpp://127.0.0.1:5347. */
+  xmppService: string;
+  /** Component JID. */
+  xmppDomain: string;
+  xmppSecret: string;
+  /** User domains served (local hosts whose users may use the commands). */
+  xmppHosts: string[];
+  /** Unset: embedded PGlite under dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  httpListen: { host: string; port: number };
+  httpPublicUrl: string;
+  /** Bare JIDs allowed to run admin commands. */
+  admins: string[];
+  logLevel: string;
+  /** How long download links stay valid. */
+  archiveTtlHours: number;
+  /** Ad-hoc session lifetime. */
+  commandSessionTtlSeconds: number;
+  /** Upload size limit for imports. */
+  uploadLimitBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+const JID_DOMAIN = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i;
+const BARE_JID = /^[^@/\s]+@[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i;
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v === "" ? undefined : v;
+  };
+
+  const xmppService = get("XMPP_SERVICE") ?? "xmpp://127.0.0.1:5347";
+  if (!/^xmpp:\/\/[^/:]+(:\d+)?$/.test(xmppService)) {
+    problems.push(`XMPP_SERVICE must look like xmpp://host:port (got "${xmppService}")`);
+  }
+
+  const xmppDomain = get("XMPP_DOMAIN") ?? "portability.localhost";
+  if (!JID_DOMAIN.test(xmppDomain)) problems.push(`XMPP_DOMAIN must be a domain name (got "${xmppDomain}")`);
+
+  const xmppSecret = get("XMPP_SECRET");
+  if (!xmppSecret) problems.push("XMPP_SECRET is required (the component_secret from the Prosody config)");
+
+  const hostsRaw = get("XMPP_HOSTS") ?? parentDomain(xmppDomain);
+  const xmppHosts = splitList(hostsRaw);
+  if (xmppHosts.length === 0) problems.push("XMPP_HOSTS must list at least one user domain");
+  for (const h of xmppHosts)
+    if (!JID_DOMAIN.test(h)) problems.push(`XMPP_HOSTS entry "${h}" is not a domain name`);
+
+  const databaseUrl = get("DATABASE_URL");
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push("DATABASE_URL must be a postgres:// URL (unset it to use the embedded database)");
+  }
+
+  const dataDir = path.resolve(cwd, get("DATA_DIR") ?? "data");
+
+  const listen = get("HTTP_LISTEN") ?? "127.0.0.1:8787";
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port < 65536)) problems.push(`HTTP_LISTEN must be host:port (got "${listen}")`);
+  const httpListen = { host: m?.[1] ?? m?.[2] ?? "127.0.0.1", port: Number.isFinite(port) ? port : 0 };
+
+  const httpPublicUrl = (get("HTTP_PUBLIC_URL") ?? `http://${listen}`).replace(/\/+$/, "");
+  if (!/^https?:\/\/[^/]+/.test(httpPublicUrl)) {
+    problems.push(`HTTP_PUBLIC_URL must be an http(s) URL (got "${httpPublicUrl}")`);
+  }
+
+  const admins = splitList(get("ADMINS") ?? "");
+  for (const a of admins) if (!BARE_JID.test(a)) problems.push(`ADMINS entry "${a}" is not a bare JID`);
+
+  const logLevel = get("LOG_LEVEL") ?? "info";
+  if (!LOG_LEVELS.has(logLevel)) problems.push(`LOG_LEVEL must be one of ${[...LOG_LEVELS].join(", ")}`);
+
+  const archiveTtlHours = positiveNumber("ARCHIVE_TTL_HOURS", get("ARCHIVE_TTL_HOURS"), 24 * 7, problems);
+  const commandSessionTtlSeconds = positiveNumber(
+    "COMMAND_SESSION_TTL_SECONDS",
+    get("COMMAND_SESSION_TTL_SECONDS"),
+    600,
+    problems,
+  );
+  const uploadLimitBytes =
+    positiveNumber("UPLOAD_LIMIT_MB", get("UPLOAD_LIMIT_MB"), 500, problems) * 1024 * 1024;
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    xmppService,
+    xmppDomain,
+    xmppSecret: xmppSecret ?? "",
+    xmppHosts,
+    databaseUrl,
+    dataDir,
+    httpListen,
+    httpPublicUrl,
+    admins: admins.map((a) => a.toLowerCase()),
+    logLevel,
+    archiveTtlHours,
+    commandSessionTtlSeconds,
+    uploadLimitBytes,
+  });
+}
+
+function splitList(s: string): string[] {
+  return s
+    .split(",")
+    .map((x) => x.trim().toLowerCase())
+    .filter((x) => x.length > 0);
+}
+
+function parentDomain(domain: string): string {
+  const i = domain.indexOf(".");
+  return i > 0 ? domain.slice(i + 1) : domain;
+}
+
+function positiveNumber(name: string, raw: string | undefined, dflt: number, problems: string[]): number {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    problems.push(`${name} must be a positive number (got "${raw}")`);
+    return dflt;
+  }
+  return n;
+}
+
+/** For logs: the config without secrets. */
+export function describeConfig(c: Config): Record<string, unknown> {
+  return {
+    xmppService: c.xmppService,
+    xmppDomain: c.xmppDomain,
+    xmppHosts: c.xmppHosts,
+    database: c.databaseUrl ? "postgres" : `pglite:${c.dataDir}`,
+    httpListen: `${c.httpListen.host}:${c.httpListen.port}`,
+    httpPublicUrl: c.httpPublicUrl,
+    admins: c.admins,
+  };
+}
