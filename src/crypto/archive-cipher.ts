@@ -105,7 +105,7 @@ export function encryptStream(passphrase: string, opts: { log2n?: number } = {})
 }
 
 export function decryptStream(passphrase: string): Transform {
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let header: Buffer | null = null;
   let key: Buffer | null = null;
   let prefix = Buffer.alloc(4);

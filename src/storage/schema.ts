@@ -1,0 +1,102 @@
+// The typed database. Mirrors migrations/ (which stay untyped and frozen). Invariant: nothing here
+// ever stores a password, passphrase or secret; tokens are stored as SHA-256 hashes.
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** bigint comes back as string from pg; we write numbers. */
+type BigIntColumn = ColumnType<string | number, number | undefined, number>;
+type Json<T> = ColumnType<T, string, string>;
+type NullableJson<T> = ColumnType<T | null, string | null | undefined, string | null>;
+
+export type ArchiveKind = "export" | "import";
+export type ArchiveStatus = "writing" | "ready" | "failed";
+
+export interface ArchivesTable {
+  id: string;
+  owner_jid: string;
+  kind: ArchiveKind;
+  status: ArchiveStatus;
+  filename: string;
+  content_type: string;
+  encrypted: Generated<boolean>;
+  byte_size: BigIntColumn;
+  sha256: string | null;
+  section_counts: NullableJson<Record<string, number>>;
+  download_token_hash: string | null;
+  error: string | null;
+  created_at: Timestamp;
+  finished_at: NullableTimestamp;
+  expires_at: Timestamp;
+}
+
+export interface ArchiveChunksTable {
+  archive_id: string;
+  seq: number;
+  data: Uint8Array;
+}
+
+export type JobStatus = "queued" | "running" | "done" | "failed" | "canceled";
+
+export interface JobsTable {
+  id: string;
+  kind: string;
+  owner_jid: string;
+  requested_by: string;
+  archive_id: string | null;
+  status: JobStatus;
+  /** Never contains passwords or passphrases (held in memory only). */
+  options: Json<Record<string, unknown>>;
+  cursor: NullableJson<Record<string, unknown>>;
+  progress: NullableJson<Record<string, unknown>>;
+  report: NullableJson<Record<string, unknown>>;
+  error: string | null;
+  attempts: Generated<number>;
+  lease_owner: string | null;
+  lease_until: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type MovedMode = "automatic" | "ask" | "off";
+
+export interface UserSettingsTable {
+  jid: string;
+  moved_mode: MovedMode;
+  updated_at: Timestamp;
+}
+
+export interface MovedNoticesTable {
+  id: string;
+  user_jid: string;
+  from_jid: string;
+  old_jid: string;
+  status: string;
+  reason: string | null;
+  seen_count: Generated<number>;
+  received_at: Timestamp;
+  decided_at: NullableTimestamp;
+}
+
+export interface MoveContactsTable {
+  job_id: string;
+  contact_jid: string;
+  status: string;
+  detail: string | null;
+  updated_at: Timestamp;
+}
+
+export interface Database {
+  archives: ArchivesTable;
+  archive_chunks: ArchiveChunksTable;
+  jobs: JobsTable;
+  user_settings: UserSettingsTable;
+  moved_notices: MovedNoticesTable;
+  move_contacts: MoveContactsTable;
+}
+
+export type Archive = Selectable<ArchivesTable>;
+export type NewArchive = Insertable<ArchivesTable>;
+export type ArchiveUpdate = Updateable<ArchivesTable>;
+export type Job = Selectable<JobsTable>;
+export type NewJob = Insertable<JobsTable>;
