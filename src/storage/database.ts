@@ -30,7 +30,7 @@ export async function openDatabase(o: DatabaseOptions): Promise<OpenedDatabase> 
       client.release();
     } catch (err) {
       await pool.end().catch(() => undefined);
-      throw new Error(`cannot connect to DATABASE_URL: ${(err as Error).message}`);
+      throw new Error(`cannot connect to DATABASE_URL: ${(err as Error).message}`, { cause: err });
     }
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: "postgres", close: () => db.destroy() };

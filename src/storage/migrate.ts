@@ -29,7 +29,7 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, dir = MIGRATIONS_DIR):
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
-    const msg = error instanceof Error ? error.message : String(error ?? "");
+    const msg = error instanceof Error ? error.message : "unknown error";
     throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${msg}`);
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
