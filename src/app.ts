@@ -8,26 +8,45 @@ import { createCommandRouter } from "./adhoc/router.js";
 import { registerDisco } from "./adhoc/disco.js";
 import type { Command } from "./adhoc/command.js";
 import { startHttpServer, type HttpServer, type HttpRoutes } from "./http/server.js";
+import { hashToken } from "./http/tokens.js";
+import { openDatabase, type OpenedDatabase } from "./storage/database.js";
+import { migrateToLatest } from "./storage/migrate.js";
+import type { Database } from "./storage/schema.js";
+import { archiveReader, findReadyArchiveByToken, purgeExpired } from "./storage/archives.js";
+import { createJobRunner, type JobHandler, type JobRunner } from "./jobs/runner.js";
+import { createCompanionClient } from "./account/companion.js";
+import type { CompanionClient } from "./account/companion-api.js";
+import { adminSelftest } from "./commands/admin-selftest.js";
+import type { Kysely } from "kysely";
 
 export interface AppServices {
   config: Config;
   log: Logger;
   link: ComponentLink;
   privileges: PrivilegeRegistry;
+  companion: CompanionClient;
+  db: Kysely<Database>;
+  jobs: JobRunner;
 }
 
 export interface App extends AppServices {
   http: HttpServer;
+  database: OpenedDatabase;
   stop(): Promise<void>;
 }
 
 export type CommandFactory = (s: AppServices) => Command;
+
+/** The product's commands, in the order clients list them. */
+export const COMMANDS: CommandFactory[] = [adminSelftest];
 
 export interface AppOptions {
   /** Extra commands (tests). */
   commands?: CommandFactory[];
   /** Skip waiting for the first connection (production keeps retrying in the background). */
   waitOnline?: boolean;
+  /** Extra job handlers (tests). */
+  jobHandlers?: Record<string, JobHandler>;
 }
 
 export async function startApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -38,9 +57,16 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     log: log.child({ part: "xmpp" }),
   });
   const privileges = createPrivilegeRegistry(link);
-  const services: AppServices = { config, log, link, privileges };
+  const companion = createCompanionClient(link);
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const applied = await migrateToLatest(database.db);
+  if (applied.length > 0) log.info({ applied, database: database.kind }, "database migrated");
+  const db = database.db;
+  const handlers: Record<string, JobHandler> = { ...(opts.jobHandlers ?? {}) };
+  const jobs = createJobRunner({ db, log: log.child({ part: "jobs" }), handlers });
+  const services: AppServices = { config, log, link, privileges, companion, db, jobs };
 
-  const commands = [...(opts.commands ?? [])].map((f) => f(services));
+  const commands = [...COMMANDS, ...(opts.commands ?? [])].map((f) => f(services));
   const router = createCommandRouter({
     commands,
     hosts: config.xmppHosts,
@@ -50,8 +76,28 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   });
   registerDisco(link, router);
 
-  const routes: HttpRoutes = { download: async () => null };
+  const routes: HttpRoutes = {
+    async download(token) {
+      const a = await findReadyArchiveByToken(db, hashToken(token));
+      if (!a) return null;
+      return {
+        filename: a.filename,
+        contentType: a.content_type,
+        size: Number(a.byte_size),
+        open: () => archiveReader(db, a.id),
+      };
+    },
+  };
   const http = await startHttpServer(config.httpListen, routes, log.child({ part: "http" }));
+
+  const purge = setInterval(() => {
+    purgeExpired(db).then(
+      (n) => n > 0 && log.info({ purged: n }, "expired archives deleted"),
+      (err: unknown) => log.warn({ err }, "purge failed"),
+    );
+  }, 3600_000);
+  purge.unref();
+  jobs.start();
 
   if (opts.waitOnline === false) {
     link.start().catch((err: unknown) => log.warn({ err }, "first connection failed; retrying"));
@@ -62,10 +108,14 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   return {
     ...services,
     http,
+    database,
     async stop() {
+      clearInterval(purge);
+      await jobs.stop();
       await link.stop();
       await http.close();
       privileges.dispose();
+      await database.close();
     },
   };
 }

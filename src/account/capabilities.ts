@@ -128,7 +128,14 @@ export async function probeCapabilities(
     "archive-read": async () => {
       if (hasCompanion && companion) return attempt(() => companion.readArchive(probeUser, { max: 1 }));
       // Without the companion: does MAM through privilege work here (patched/newer mod_privilege)?
-      return attempt(() => queryArchivePage(link, probeUser, { max: 1 }));
+      // Stock mod_privilege only crashes when a result is delivered, so an empty archive proves nothing.
+      let items = 0;
+      const r = await attempt(async () => {
+        items = (await queryArchivePage(link, probeUser, { max: 1 })).items.length;
+      });
+      if (r.ok && items === 0)
+        return { ok: false, detail: "inconclusive: the probe account's archive is empty" };
+      return r;
     },
     "archive-write": async () => ({
       ok: hasCompanion,

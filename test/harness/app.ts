@@ -1,14 +1,33 @@
-// Starts the real app against a throwaway Prosody.
+// Starts the real app against a throwaway Prosody, with its own fresh Postgres database (or PGlite).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { startApp, type App, type AppOptions } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log/logger.js";
+import { freshPostgres } from "./database.js";
 import type { Prosody } from "./prosody.js";
+
+export interface TestAppOptions extends AppOptions {
+  database?: "postgres" | "pglite";
+}
 
 export async function startTestApp(
   prosody: Prosody,
   env: Record<string, string> = {},
-  opts: AppOptions = {},
+  opts: TestAppOptions = {},
 ): Promise<App> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const dbEnv: Record<string, string> = {};
+  if ((opts.database ?? "postgres") === "postgres") {
+    const pg = await freshPostgres();
+    dbEnv.DATABASE_URL = pg.url as string;
+    cleanups.push(() => pg.cleanup().catch(() => undefined));
+  } else {
+    const dir = await mkdtemp(path.join(tmpdir(), "portability-data-"));
+    dbEnv.DATA_DIR = dir;
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  }
   const config = loadConfig({
     XMPP_SERVICE: prosody.componentService,
     XMPP_DOMAIN: prosody.component,
@@ -16,7 +35,14 @@ export async function startTestApp(
     XMPP_HOSTS: prosody.hosts.join(","),
     HTTP_LISTEN: "127.0.0.1:0",
     ADMINS: "admin@localhost",
+    ...dbEnv,
     ...env,
   });
-  return startApp(config, createLogger(process.env.TEST_LOG_LEVEL ?? "silent"), opts);
+  const app = await startApp(config, createLogger(process.env.TEST_LOG_LEVEL ?? "silent"), opts);
+  const stop = app.stop.bind(app);
+  app.stop = async () => {
+    await stop();
+    for (const c of cleanups) await c();
+  };
+  return app;
 }
