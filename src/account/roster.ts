@@ -28,7 +28,7 @@ export function rosterItemElement(item: RosterItem, withSubscription = true): El
     {
       jid: item.jid,
       name: item.name,
-      ...(withSubscription ? { subscription: item.subscription } : {}),
+      ...(withSubscription ? { subscription: item.subscription, ask: item.ask } : {}),
     },
     item.groups.map((g) => xml("group", {}, g)),
   );

@@ -1,0 +1,103 @@
+// Element → record decoding for each XEP-0227 section, tolerant of the variants real exporters write
+// (digest §1.3, §9): Prosody's pending <presence/> without a namespace, submit forms listing empty
+// fields, ejabberd's password attribute, items without timestamps.
+import type { Element } from "@xmpp/xml";
+import { NS_DATA, NS_PIE_SCRAM, NS_PUBSUB, NS_PUBSUB_OWNER } from "../xmpp/namespaces.js";
+import { parseRosterItem } from "../account/roster.js";
+import { parseForm } from "../account/pep.js";
+import { parseMamResult } from "../account/mam.js";
+import type { PepAffiliation, PepItem, RosterItem } from "../account/model.js";
+import type { ArchiveRecord } from "./records.js";
+
+export function decodeRoster(query: Element): ArchiveRecord {
+  const items = query
+    .getChildren("item")
+    .map(parseRosterItem)
+    .filter((i): i is RosterItem => i !== null);
+  return { kind: "roster", items };
+}
+
+export function decodePending(presence: Element): ArchiveRecord | null {
+  const from = presence.attrs.from;
+  if (presence.attrs.type !== "subscribe" || !from) return null;
+  return { kind: "pending", subscription: { from, payload: presence.getChildElements() } };
+}
+
+export function decodeScram(el: Element): ArchiveRecord | null {
+  const iterations = Number(el.getChildText("iter-count", NS_PIE_SCRAM) ?? el.getChildText("iter-count"));
+  const salt = el.getChildText("salt", NS_PIE_SCRAM) ?? el.getChildText("salt");
+  const serverKey = el.getChildText("server-key", NS_PIE_SCRAM) ?? el.getChildText("server-key");
+  const storedKey = el.getChildText("stored-key", NS_PIE_SCRAM) ?? el.getChildText("stored-key");
+  const mechanism = el.attrs.mechanism;
+  if (!mechanism || !salt || !serverKey || !storedKey || !(iterations > 0)) return null;
+  return { kind: "scram", credential: { mechanism, iterations, salt, serverKey, storedKey } };
+}
+
+/** <pubsub xmlns='…#owner'>: one record per node with its config and affiliations. */
+export function decodePepOwner(pubsub: Element): ArchiveRecord[] {
+  const byNode = new Map<string, { config: ReturnType<typeof parseForm>; affiliations: PepAffiliation[] }>();
+  const get = (node: string) => {
+    let e = byNode.get(node);
+    if (!e) {
+      e = { config: new Map(), affiliations: [] };
+      byNode.set(node, e);
+    }
+    return e;
+  };
+  for (const child of pubsub.getChildElements()) {
+    const node = child.attrs.node;
+    if (!node) continue;
+    if (child.name === "configure") get(node).config = parseForm(child.getChild("x", NS_DATA));
+    if (child.name === "affiliations") {
+      get(node).affiliations = child
+        .getChildren("affiliation")
+        .filter((a) => a.attrs.jid && a.attrs.affiliation)
+        .map((a) => ({ jid: a.attrs.jid as string, affiliation: a.attrs.affiliation as string }));
+    }
+  }
+  return [...byNode].map(([node, e]) => ({
+    kind: "pep-node",
+    node,
+    config: e.config,
+    affiliations: e.affiliations,
+  }));
+}
+
+/** One <items node> of <pubsub xmlns='…pubsub'>, in file order (oldest first by convention). */
+export function decodePepItems(items: Element): ArchiveRecord | null {
+  const node = items.attrs.node;
+  if (!node) return null;
+  const parsed: PepItem[] = [];
+  for (const it of items.getChildren("item")) {
+    const payload = it.getChildElements()[0];
+    if (!it.attrs.id || !payload) continue;
+    parsed.push({
+      id: it.attrs.id,
+      payload,
+      ...(it.attrs.publisher ? { publisher: it.attrs.publisher } : {}),
+      ...(it.attrs.timestamp ? { timestamp: it.attrs.timestamp } : {}),
+    });
+  }
+  return { kind: "pep-items", node, items: parsed };
+}
+
+export function decodeArchiveResult(result: Element): ArchiveRecord | null {
+  const m = parseMamResult(result);
+  return m ? { kind: "archive", message: m } : null;
+}
+
+export function decodeBlocklist(el: Element): ArchiveRecord {
+  const jids = el
+    .getChildren("item")
+    .map((i) => i.attrs.jid)
+    .filter((j): j is string => typeof j === "string" && j.length > 0);
+  return { kind: "blocklist", jids };
+}
+
+export function isPepOwner(el: Element): boolean {
+  return el.name === "pubsub" && el.getNS() === NS_PUBSUB_OWNER;
+}
+
+export function isPepItems(el: Element): boolean {
+  return el.name === "pubsub" && el.getNS() === NS_PUBSUB;
+}
