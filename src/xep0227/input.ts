@@ -23,7 +23,7 @@ async function sniff(src: AsyncIterable<Buffer>): Promise<{ head: Buffer; stream
       done = true;
       break;
     }
-    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
     parts.push(b);
     len += b.length;
   }
@@ -34,7 +34,7 @@ async function sniff(src: AsyncIterable<Buffer>): Promise<{ head: Buffer; stream
     for (;;) {
       const r = await it.next();
       if (r.done) return;
-      yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+      yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
     }
   }
   return { head, stream: Readable.from(rest(), { objectMode: false }) };
