@@ -1,0 +1,160 @@
+// Fills an account through a real client, the way a person's apps would (prosody-harness-notes §2).
+import xml from "@xmpp/xml";
+import type { Element } from "@xmpp/xml";
+import type { TestClient } from "./clients.js";
+import { sleep } from "./prosody.js";
+
+const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+
+export function publishOptions(fields: Record<string, string>): Element {
+  return xml(
+    "publish-options",
+    {},
+    xml(
+      "x",
+      { xmlns: "jabber:x:data", type: "submit" },
+      xml(
+        "field",
+        { var: "FORM_TYPE", type: "hidden" },
+        xml("value", {}, "http://jabber.org/protocol/pubsub#publish-options"),
+      ),
+      Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", {}, v))),
+    ),
+  );
+}
+
+export async function publish(
+  c: TestClient,
+  node: string,
+  id: string,
+  payload: Element,
+  options?: Record<string, string>,
+) {
+  await c.request(
+    xml(
+      "iq",
+      { type: "set" },
+      xml(
+        "pubsub",
+        { xmlns: NS_PUBSUB },
+        xml("publish", { node }, xml("item", { id }, payload)),
+        options ? publishOptions(options) : null,
+      ),
+    ),
+  );
+}
+
+/** Mutual subscription between two online clients (ends as 'both' on each side). */
+export async function befriend(
+  a: TestClient,
+  aJid: string,
+  b: TestClient,
+  bJid: string,
+  nameForB?: string,
+  groups: string[] = [],
+) {
+  await a.request(
+    xml(
+      "iq",
+      { type: "set" },
+      xml(
+        "query",
+        { xmlns: "jabber:iq:roster" },
+        xml(
+          "item",
+          { jid: bJid, name: nameForB },
+          groups.map((g) => xml("group", {}, g)),
+        ),
+      ),
+    ),
+  );
+  await a.xmpp.send(xml("presence", { to: bJid, type: "subscribe" }));
+  await b.waitFor((el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === aJid);
+  await b.xmpp.send(xml("presence", { to: aJid, type: "subscribed" }));
+  await b.xmpp.send(xml("presence", { to: aJid, type: "subscribe" }));
+  await a.waitFor((el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === bJid);
+  await a.xmpp.send(xml("presence", { to: bJid, type: "subscribed" }));
+  await sleep(150);
+}
+
+export interface Profile {
+  /** Messages exchanged with the friend. */
+  messages: number;
+}
+
+/** A typical account: friend with name and groups, vCard, nick, bookmarks, private XML, blocklist, chat history. */
+export async function populateAccount(
+  user: TestClient,
+  userJid: string,
+  friend: TestClient,
+  friendJid: string,
+  p: Profile,
+) {
+  await befriend(user, userJid, friend, friendJid, "Bob Builder", ["Work", "Friends"]);
+  await user.request(
+    xml(
+      "iq",
+      { type: "set" },
+      xml("vCard", { xmlns: "vcard-temp" }, xml("FN", {}, "Alice Liddell"), xml("NICKNAME", {}, "ali")),
+    ),
+  );
+  await publish(
+    user,
+    "http://jabber.org/protocol/nick",
+    "current",
+    xml("nick", { xmlns: "http://jabber.org/protocol/nick" }, "Ali ✨"),
+  );
+  const bm = {
+    "pubsub#persist_items": "true",
+    "pubsub#max_items": "max",
+    "pubsub#send_last_published_item": "never",
+    "pubsub#access_model": "whitelist",
+  };
+  await publish(
+    user,
+    "urn:xmpp:bookmarks:1",
+    "tea@rooms.example.net",
+    xml(
+      "conference",
+      { xmlns: "urn:xmpp:bookmarks:1", name: "Tea room", autojoin: "true" },
+      xml("nick", {}, "ali"),
+    ),
+    bm,
+  );
+  await publish(
+    user,
+    "urn:xmpp:bookmarks:1",
+    "chess@rooms.example.net",
+    xml("conference", { xmlns: "urn:xmpp:bookmarks:1", name: "Chess" }),
+    bm,
+  );
+  await user.request(
+    xml(
+      "iq",
+      { type: "set" },
+      xml(
+        "query",
+        { xmlns: "jabber:iq:private" },
+        xml("storage", { xmlns: "storage:rosternotes" }, xml("note", { jid: friendJid }, "owes me tea")),
+      ),
+    ),
+  );
+  await user.request(
+    xml(
+      "iq",
+      { type: "set" },
+      xml("block", { xmlns: "urn:xmpp:blocking" }, xml("item", { jid: "spam@example.com" })),
+    ),
+  );
+  for (let i = 0; i < p.messages; i++) {
+    const [from, to] = i % 2 === 0 ? [user, friendJid] : [friend, userJid];
+    await from.xmpp.send(
+      xml("message", { to, type: "chat", id: `msg-${i}` }, xml("body", {}, `message ${i} ✓`)),
+    );
+  }
+  if (p.messages > 0) {
+    const lastFrom = (p.messages - 1) % 2 === 0 ? friend : user;
+    await lastFrom.waitFor((el) => el.getChildText("body") === `message ${p.messages - 1} ✓`, 30_000);
+  }
+  await sleep(200);
+}
