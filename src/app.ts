@@ -17,6 +17,8 @@ import { createJobRunner, type JobHandler, type JobRunner } from "./jobs/runner.
 import { createCompanionClient } from "./account/companion.js";
 import type { CompanionClient } from "./account/companion-api.js";
 import { adminSelftest } from "./commands/admin-selftest.js";
+import { adminExportUserCommand, exportCommand, exportStatusCommand } from "./commands/export.js";
+import { createExportService, EXPORT_JOB, type ExportService } from "./export/service.js";
 import type { Kysely } from "kysely";
 
 export interface AppServices {
@@ -27,6 +29,7 @@ export interface AppServices {
   companion: CompanionClient;
   db: Kysely<Database>;
   jobs: JobRunner;
+  exports: ExportService;
 }
 
 export interface App extends AppServices {
@@ -38,7 +41,12 @@ export interface App extends AppServices {
 export type CommandFactory = (s: AppServices) => Command;
 
 /** The product's commands, in the order clients list them. */
-export const COMMANDS: CommandFactory[] = [adminSelftest];
+export const COMMANDS: CommandFactory[] = [
+  exportCommand,
+  exportStatusCommand,
+  adminExportUserCommand,
+  adminSelftest,
+];
 
 export interface AppOptions {
   /** Extra commands (tests). */
@@ -63,8 +71,28 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   if (applied.length > 0) log.info({ applied, database: database.kind }, "database migrated");
   const db = database.db;
   const handlers: Record<string, JobHandler> = { ...(opts.jobHandlers ?? {}) };
-  const jobs = createJobRunner({ db, log: log.child({ part: "jobs" }), handlers });
-  const services: AppServices = { config, log, link, privileges, companion, db, jobs };
+  const late: { exports?: ExportService } = {};
+  const jobs = createJobRunner({
+    db,
+    log: log.child({ part: "jobs" }),
+    handlers,
+    onFinished: async (job, outcome) => {
+      if (job.kind === EXPORT_JOB) await late.exports?.finished(job, outcome);
+    },
+  });
+  const exportService = createExportService({ link, privileges, companion, db, config, log, wake: () => jobs.notify() });
+  late.exports = exportService;
+  handlers[EXPORT_JOB] = (ctx) => exportService.run(ctx);
+  const services: AppServices = {
+    config,
+    log,
+    link,
+    privileges,
+    companion,
+    db,
+    jobs,
+    exports: exportService,
+  };
 
   const commands = [...COMMANDS, ...(opts.commands ?? [])].map((f) => f(services));
   const router = createCommandRouter({

@@ -3,7 +3,7 @@
 // a real read-only request, because a grant is not proof (stock mod_privilege crashes on MAM).
 import xml from "@xmpp/xml";
 import type { XmppLink } from "../xmpp/link.js";
-import { NS_BLOCKING, NS_DISCO_ITEMS, NS_PRIVATE, NS_VCARD_TEMP } from "../xmpp/namespaces.js";
+import { NS_BLOCKING, NS_DISCO_ITEMS, NS_MAM, NS_PRIVATE, NS_VCARD_TEMP } from "../xmpp/namespaces.js";
 import { XmppStanzaError } from "../xmpp/stanza-error.js";
 import { canIq, canRoster, type HostPrivileges } from "../privilege/advertisement.js";
 import { privilegedIq } from "../privilege/privileged-iq.js";
@@ -67,6 +67,8 @@ export function grantedCapabilities(p: HostPrivileges | undefined, companion: bo
   if (canIq(p, NS_PRIVATE, "get")) s.add("private");
   if (canIq(p, NS_BLOCKING, "get")) s.add("blocklist");
   if (p?.message === "outgoing") s.add("message-as-user");
+  // Granted, but stock mod_privilege crashes on results: only the probe tells whether it works.
+  if (canIq(p, NS_MAM, "set")) s.add("archive-read");
   if (companion) {
     s.add("archive-read");
     s.add("archive-write");

@@ -62,7 +62,6 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
   const pollMs = o.pollMs ?? 2_000;
   const concurrency = o.concurrency ?? 2;
   const maxAttempts = o.maxAttempts ?? 5;
-  const kinds = Object.keys(o.handlers);
   const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   let stopped = true;
   let timer: NodeJS.Timeout | null = null;
@@ -73,7 +72,7 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
     ticking = true;
     try {
       while (!stopped && running.size < concurrency) {
-        const job = await claimJob(o.db, workerId, kinds, leaseMs);
+        const job = await claimJob(o.db, workerId, Object.keys(o.handlers), leaseMs);
         if (!job) break;
         launch(job);
       }
