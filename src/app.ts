@@ -55,6 +55,10 @@ export interface AppOptions {
   waitOnline?: boolean;
   /** Extra job handlers (tests). */
   jobHandlers?: Record<string, JobHandler>;
+  /** Job lease; a restarted component resumes jobs once it expires (tests shorten it). */
+  jobLeaseMs?: number;
+  /** Archive page size for exports (tests shorten it). */
+  exportPageSize?: number;
 }
 
 export async function startApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -76,11 +80,21 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     db,
     log: log.child({ part: "jobs" }),
     handlers,
+    ...(opts.jobLeaseMs ? { leaseMs: opts.jobLeaseMs, pollMs: Math.min(2000, opts.jobLeaseMs) } : {}),
     onFinished: async (job, outcome) => {
       if (job.kind === EXPORT_JOB) await late.exports?.finished(job, outcome);
     },
   });
-  const exportService = createExportService({ link, privileges, companion, db, config, log, wake: () => jobs.notify() });
+  const exportService = createExportService({
+    link,
+    privileges,
+    companion,
+    db,
+    config,
+    log,
+    wake: () => jobs.notify(),
+    ...(opts.exportPageSize ? { pageSize: opts.exportPageSize } : {}),
+  });
   late.exports = exportService;
   handlers[EXPORT_JOB] = (ctx) => exportService.run(ctx);
   const services: AppServices = {

@@ -19,6 +19,8 @@ export interface ExportDeps {
   link: XmppLink;
   privileges: PrivilegeRegistry;
   companion: CompanionClient;
+  /** Archive page size (tests make it small to widen timing windows). */
+  pageSize?: number;
 }
 
 export interface ExportOptions {
@@ -48,7 +50,7 @@ export async function* archiveMessages(
   const useCompanion = await deps.companion.probe(hostOf(user));
   let after: string | undefined;
   for (;;) {
-    const query: ArchiveQuery = { ...q, max: PAGE, ...(after ? { after } : {}) };
+    const query: ArchiveQuery = { ...q, max: deps.pageSize ?? PAGE, ...(after ? { after } : {}) };
     let page;
     try {
       page = useCompanion

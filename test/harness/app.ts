@@ -34,6 +34,8 @@ export async function startTestApp(
     XMPP_SECRET: prosody.secret,
     XMPP_HOSTS: prosody.hosts.join(","),
     HTTP_LISTEN: "127.0.0.1:0",
+    // The real port is only known after listening; tests rewrite this placeholder.
+    HTTP_PUBLIC_URL: "http://127.0.0.1:8787",
     ADMINS: "admin@localhost",
     ...dbEnv,
     ...env,

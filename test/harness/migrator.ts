@@ -22,6 +22,7 @@ export interface Migrator {
     direction: "internal-to-xep0227" | "xep0227-to-internal",
     internalDataPath: string,
     host: string,
+    stores?: string[],
   ): Promise<string>;
 }
 
@@ -44,8 +45,8 @@ export async function createMigrator(): Promise<Migrator> {
   return {
     dir,
     xep0227Dir,
-    async run(direction, internalDataPath, host) {
-      const stores = `{ ${MIGRATOR_STORES.map((s) => JSON.stringify(s)).join(", ")} }`;
+    async run(direction, internalDataPath, host, storeList = MIGRATOR_STORES) {
+      const stores = `{ ${storeList.map((s) => JSON.stringify(s)).join(", ")} }`;
       const cfg = path.join(dir, `migrator-${direction}.cfg.lua`);
       await writeFile(
         cfg,

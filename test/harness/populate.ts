@@ -1,4 +1,5 @@
 // Fills an account through a real client, the way a person's apps would (prosody-harness-notes §2).
+import { createHash } from "node:crypto";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { TestClient } from "./clients.js";
@@ -144,6 +145,28 @@ export async function populateAccount(
       "iq",
       { type: "set" },
       xml("block", { xmlns: "urn:xmpp:blocking" }, xml("item", { jid: "spam@example.com" })),
+    ),
+  );
+  // Avatar (XEP-0084): data first, then metadata pointing at it.
+  const png = Buffer.from(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000000000500010d0a2db40000000049454e44ae426082",
+    "hex",
+  );
+  const sha = createHash("sha1").update(png).digest("hex");
+  await publish(
+    user,
+    "urn:xmpp:avatar:data",
+    sha,
+    xml("data", { xmlns: "urn:xmpp:avatar:data" }, png.toString("base64")),
+  );
+  await publish(
+    user,
+    "urn:xmpp:avatar:metadata",
+    sha,
+    xml(
+      "metadata",
+      { xmlns: "urn:xmpp:avatar:metadata" },
+      xml("info", { id: sha, bytes: String(png.length), type: "image/png", width: "1", height: "1" }),
     ),
   );
   for (let i = 0; i < p.messages; i++) {
