@@ -230,8 +230,6 @@ t.test("an export interrupted by a component restart resumes and completes", asy
   }
   t.equal(job?.status, "running", "export is running");
   // Stop the first instance without dropping its database, then start another on the same database.
-  const stopFirst = first.stop;
-  void stopFirst;
   await first.jobs.stop();
   await first.link.stop();
   await first.http.close();
