@@ -19,6 +19,8 @@ import type { CompanionClient } from "./account/companion-api.js";
 import { adminSelftest } from "./commands/admin-selftest.js";
 import { adminExportUserCommand, exportCommand, exportStatusCommand } from "./commands/export.js";
 import { createExportService, EXPORT_JOB, type ExportService } from "./export/service.js";
+import { movedSettingsCommand } from "./commands/moved-settings.js";
+import { startMovedInbound } from "./moved/inbound.js";
 import type { Kysely } from "kysely";
 
 export interface AppServices {
@@ -44,6 +46,7 @@ export type CommandFactory = (s: AppServices) => Command;
 export const COMMANDS: CommandFactory[] = [
   exportCommand,
   exportStatusCommand,
+  movedSettingsCommand,
   adminExportUserCommand,
   adminSelftest,
 ];
@@ -117,6 +120,17 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     log: log.child({ part: "adhoc" }),
   });
   registerDisco(link, router);
+  // The companion's forwarded notices are trusted only from hosts probed on this stream.
+  link.onOnline(() => {
+    for (const h of config.xmppHosts) void companion.probe(h);
+  });
+  const stopMoved = startMovedInbound({
+    link,
+    companion,
+    db,
+    log: log.child({ part: "moved" }),
+    hosts: config.xmppHosts,
+  });
 
   const routes: HttpRoutes = {
     async download(token) {
@@ -153,6 +167,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     database,
     async stop() {
       clearInterval(purge);
+      stopMoved();
       await jobs.stop();
       await link.stop();
       await http.close();
