@@ -155,11 +155,9 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   purge.unref();
   jobs.start();
 
-  if (opts.waitOnline === false) {
-    link.start().catch((err: unknown) => log.warn({ err }, "first connection failed; retrying"));
-  } else {
-    await startWithRetry(link, log);
-  }
+  const online = whenOnline(link);
+  await link.start();
+  if (opts.waitOnline !== false) await online;
 
   return {
     ...services,
@@ -177,15 +175,13 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   };
 }
 
-/** The first connection may fail (Prosody not up yet): keep trying instead of exiting. */
-async function startWithRetry(link: ComponentLink, log: Logger): Promise<void> {
-  for (let delay = 500; ; delay = Math.min(delay * 2, 30_000)) {
-    try {
-      await link.start();
-      return;
-    } catch (err) {
-      log.warn({ err: (err as Error).message, retryInMs: delay }, "cannot connect to the XMPP server yet");
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+/** Resolves once the component is online (the link keeps retrying with backoff meanwhile). */
+function whenOnline(link: ComponentLink): Promise<void> {
+  if (link.online) return Promise.resolve();
+  return new Promise((resolve) => {
+    const off = link.onOnline(() => {
+      off();
+      resolve();
+    });
+  });
 }

@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     if (envFile === "config.example.env") log.warn("no .env found: using config.example.env defaults");
     log.info({ config: describeConfig(config) }, "starting");
     const { startApp } = await import("../app.js");
-    const app = await startApp(config, log);
+    const app = await startApp(config, log, { waitOnline: false });
     await new Promise<void>((resolve) => {
       const stop = (): void => resolve();
       process.once("SIGINT", stop);

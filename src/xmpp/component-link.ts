@@ -98,7 +98,13 @@ export function createComponentLink(opts: ComponentOptions): ComponentLink {
     },
     async start() {
       stopped = false;
-      await xmpp.start();
+      try {
+        await xmpp.start();
+      } catch (err) {
+        // Server not up yet: keep trying in the background with backoff.
+        log.warn({ err: (err as Error).message }, "cannot connect to the XMPP server yet; retrying");
+        schedule();
+      }
     },
     async stop() {
       stopped = true;
