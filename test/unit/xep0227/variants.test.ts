@@ -5,6 +5,7 @@ import { writeFile, mkdtemp } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import xml from "@xmpp/xml";
 import { readArchive } from "../../../src/xep0227/reader.js";
 import type { ArchiveRecord } from "../../../src/xep0227/records.js";
 import { runArchiveCommand } from "../../../src/cli/archive.js";
