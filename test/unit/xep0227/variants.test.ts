@@ -81,9 +81,7 @@ t.test(
       .map((r) =>
         "element" in r
           ? r.element.toString()
-          : JSON.stringify(r, (_k, v: unknown) =>
-              v && typeof v === "object" && "parent" in v ? String(v) : v,
-            ),
+          : JSON.stringify(r, (_k, v: unknown) => (v instanceof xml.Element ? v.toString() : v)),
       )
       .join("");
     t.notOk(flat.includes("secret"), "the password value is not carried in records");
