@@ -20,6 +20,8 @@ import { adminSelftest } from "./commands/admin-selftest.js";
 import { adminExportUserCommand, exportCommand, exportStatusCommand } from "./commands/export.js";
 import { createExportService, EXPORT_JOB, type ExportService } from "./export/service.js";
 import { movedSettingsCommand } from "./commands/moved-settings.js";
+import { importCommand, importStatusCommand } from "./commands/import.js";
+import { createImportService, IMPORT_JOB, type ImportService } from "./import/service.js";
 import { startMovedInbound } from "./moved/inbound.js";
 import type { Kysely } from "kysely";
 
@@ -32,6 +34,7 @@ export interface AppServices {
   db: Kysely<Database>;
   jobs: JobRunner;
   exports: ExportService;
+  imports: ImportService;
 }
 
 export interface App extends AppServices {
@@ -46,6 +49,8 @@ export type CommandFactory = (s: AppServices) => Command;
 export const COMMANDS: CommandFactory[] = [
   exportCommand,
   exportStatusCommand,
+  importCommand,
+  importStatusCommand,
   movedSettingsCommand,
   adminExportUserCommand,
   adminSelftest,
@@ -78,7 +83,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   if (applied.length > 0) log.info({ applied, database: database.kind }, "database migrated");
   const db = database.db;
   const handlers: Record<string, JobHandler> = { ...(opts.jobHandlers ?? {}) };
-  const late: { exports?: ExportService } = {};
+  const late: { exports?: ExportService; imports?: ImportService } = {};
   const jobs = createJobRunner({
     db,
     log: log.child({ part: "jobs" }),
@@ -86,6 +91,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     ...(opts.jobLeaseMs ? { leaseMs: opts.jobLeaseMs, pollMs: Math.min(2000, opts.jobLeaseMs) } : {}),
     onFinished: async (job, outcome) => {
       if (job.kind === EXPORT_JOB) await late.exports?.finished(job, outcome);
+      if (job.kind === IMPORT_JOB) await late.imports?.finished(job, outcome);
     },
   });
   const exportService = createExportService({
@@ -100,6 +106,9 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   });
   late.exports = exportService;
   handlers[EXPORT_JOB] = (ctx) => exportService.run(ctx);
+  const importService = createImportService({ link, companion, db, config, log, wake: () => jobs.notify() });
+  late.imports = importService;
+  handlers[IMPORT_JOB] = (ctx) => importService.run(ctx);
   const services: AppServices = {
     config,
     log,
@@ -109,6 +118,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     db,
     jobs,
     exports: exportService,
+    imports: importService,
   };
 
   const commands = [...COMMANDS, ...(opts.commands ?? [])].map((f) => f(services));
@@ -143,6 +153,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
         open: () => archiveReader(db, a.id),
       };
     },
+    upload: (token, body, length) => importService.receiveUpload(token, body, length),
   };
   const http = await startHttpServer(config.httpListen, routes, log.child({ part: "http" }));
 

@@ -86,6 +86,15 @@ export interface MoveContactsTable {
   updated_at: Timestamp;
 }
 
+export interface UploadLinksTable {
+  token_hash: string;
+  owner_jid: string;
+  archive_id: string | null;
+  used: Generated<boolean>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   archives: ArchivesTable;
   archive_chunks: ArchiveChunksTable;
@@ -93,6 +102,7 @@ export interface Database {
   user_settings: UserSettingsTable;
   moved_notices: MovedNoticesTable;
   move_contacts: MoveContactsTable;
+  upload_links: UploadLinksTable;
 }
 
 export type Archive = Selectable<ArchivesTable>;

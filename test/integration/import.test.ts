@@ -1,0 +1,239 @@
+// "Import account" end to end: our own export of another account is uploaded through a one-time link,
+// previewed, imported (merge, no faked subscriptions, history appended with the address remapped), and
+// a second import changes nothing; a hostile upload is refused and changes nothing.
+import t from "tap";
+import xml from "@xmpp/xml";
+import type { Element } from "@xmpp/xml";
+import { startProsody, sleep } from "../harness/prosody.js";
+import { connectClient, type TestClient } from "../harness/clients.js";
+import { populateAccount } from "../harness/populate.js";
+import { startTestApp } from "../harness/app.js";
+import type { App } from "../../src/app.js";
+
+const NS_CMD = "http://jabber.org/protocol/commands";
+const COMPONENT = "portability.localhost";
+
+async function step(
+  c: TestClient,
+  node: string,
+  sessionid?: string,
+  fields?: Record<string, string>,
+  action = "execute",
+): Promise<Element> {
+  const x = fields
+    ? xml(
+        "x",
+        { xmlns: "jabber:x:data", type: "submit" },
+        Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", {}, v))),
+      )
+    : null;
+  const res = await c.request(
+    xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node, sessionid, action }, x)),
+    60_000,
+  );
+  return res.getChild("command") as Element;
+}
+
+function fixUrl(url: string, app: App): string {
+  return url.replace("127.0.0.1:8787", `127.0.0.1:${app.http.port}`);
+}
+
+async function upload(c: TestClient, app: App, body: Uint8Array | string): Promise<Response> {
+  const s1 = await step(c, "import");
+  const sid = s1.attrs.sessionid;
+  const done = await step(c, "import", sid, { source: "upload" }, "next");
+  const url = done.getChild("x", "jabber:x:oob")?.getChildText("url") as string;
+  return fetch(fixUrl(url, app), { method: "PUT", body });
+}
+
+async function importStaged(c: TestClient): Promise<Element> {
+  const s1 = await step(c, "import");
+  const preview = await step(
+    c,
+    "import",
+    s1.attrs.sessionid,
+    {
+      source:
+        s1
+          .getChild("x")
+          ?.getChildren("field")
+          .find((f) => f.attrs.var === "source")
+          ?.getChildText("value") ?? "",
+    },
+    "next",
+  );
+  return preview;
+}
+
+t.test("import our own export of another account into a fresh account, twice", async (t) => {
+  t.setTimeout(240_000);
+  const prosody = await startProsody({ companion: true });
+  t.teardown(() => prosody.cleanup());
+  for (const u of ["alice", "bob"]) await prosody.register(u, "localhost", "pw");
+  await prosody.register("carol", "example.test", "pw");
+  const alice = await connectClient(prosody, "alice", "localhost", "pw");
+  const bob = await connectClient(prosody, "bob", "localhost", "pw");
+  const carol = await connectClient(prosody, "carol", "example.test", "pw");
+  t.teardown(async () => {
+    for (const c of [alice, bob, carol]) await c.stop();
+  });
+  await populateAccount(alice, "alice@localhost", bob, "bob@localhost", { messages: 60 });
+  const app = await startTestApp(prosody);
+  t.teardown(() => app.stop());
+
+  // Alice's export (gzip) is the file carol brings.
+  const ex = await step(alice, "export");
+  await step(alice, "export", ex.attrs.sessionid, {}, "complete");
+  const ready = await alice.waitFor(
+    (m) => m.attrs.from === COMPONENT && /is ready/.test(m.getChildText("body") ?? ""),
+    60_000,
+  );
+  const file = new Uint8Array(
+    await (
+      await fetch(fixUrl(ready.getChild("x", "jabber:x:oob")?.getChildText("url") as string, app))
+    ).arrayBuffer(),
+  );
+
+  // Hostile upload first: refused with a clear error, nothing staged.
+  const bad = await upload(
+    carol,
+    app,
+    "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><server-data xmlns='urn:xmpp:pie:0'>&e;</server-data>",
+  );
+  t.equal(bad.status, 400);
+  t.match(await bad.text(), /DOCTYPE/);
+
+  const up = await upload(carol, app, file);
+  t.equal(up.status, 200);
+  await carol.waitFor(
+    (m) => m.attrs.from === COMPONENT && /Received your archive/.test(m.getChildText("body") ?? ""),
+  );
+
+  const preview = await importStaged(carol);
+  t.equal(preview.attrs.status, "executing");
+  const fixed =
+    preview
+      .getChild("x")
+      ?.getChildren("field")
+      .filter((f) => f.attrs.type === "fixed")
+      .map((f) => f.getChildText("value"))
+      .join("\n") ?? "";
+  t.match(fixed, /Account in the archive: alice@localhost/);
+  t.match(fixed, /messages: 60/);
+  t.match(fixed, /imported into carol@example\.test/);
+  // Submit with every part (list-multi: one value per part).
+  const x = xml(
+    "x",
+    { xmlns: "jabber:x:data", type: "submit" },
+    xml(
+      "field",
+      { var: "parts" },
+      ["roster", "vcard", "pep", "private", "blocklist", "archive"].map((p) => xml("value", {}, p)),
+    ),
+    xml("field", { var: "subscribe" }, xml("value", {}, "true")),
+  );
+  const res = await carol.request(
+    xml(
+      "iq",
+      { type: "set", to: COMPONENT },
+      xml(
+        "command",
+        { xmlns: NS_CMD, node: "import", sessionid: preview.attrs.sessionid, action: "complete" },
+        x,
+      ),
+    ),
+  );
+  t.match(res.getChild("command")?.getChildText("note") ?? "", /started/);
+  const done = await carol.waitFor(
+    (m) =>
+      m.attrs.from === COMPONENT &&
+      /Import into carol@example\.test finished/.test(m.getChildText("body") ?? ""),
+    120_000,
+  );
+  t.comment(done.getChildText("body") ?? "");
+
+  const roster = await carol.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
+  const bobItem = roster
+    .getChild("query")
+    ?.getChildren("item")
+    .find((i) => i.attrs.jid === "bob@localhost");
+  t.equal(bobItem?.attrs.name, "Bob Builder");
+  t.same(
+    bobItem
+      ?.getChildren("group")
+      .map((g) => g.getText())
+      .sort(),
+    ["Friends", "Work"],
+  );
+  t.not(bobItem?.attrs.subscription, "both", "subscription states are not faked");
+  const sub = await bob.waitFor(
+    (p) => p.name === "presence" && p.attrs.type === "subscribe" && p.attrs.from === "carol@example.test",
+  );
+  t.equal(
+    sub.getChild("moved", "urn:xmpp:moved:1")?.getChildText("old-jid"),
+    "alice@localhost",
+    "subscription request marked as a move",
+  );
+  const nick = await carol.request(
+    xml(
+      "iq",
+      { type: "get", to: "carol@example.test" },
+      xml(
+        "pubsub",
+        { xmlns: "http://jabber.org/protocol/pubsub" },
+        xml("items", { node: "http://jabber.org/protocol/nick" }),
+      ),
+    ),
+  );
+  t.match(nick.toString(), /Ali ✨/);
+  const bm = await carol.request(
+    xml(
+      "iq",
+      { type: "get", to: "carol@example.test" },
+      xml(
+        "pubsub",
+        { xmlns: "http://jabber.org/protocol/pubsub" },
+        xml("items", { node: "urn:xmpp:bookmarks:1" }),
+      ),
+    ),
+  );
+  t.equal(bm.getChild("pubsub")?.getChild("items")?.getChildren("item").length, 2, "both bookmarks");
+  const blocked = await carol.request(
+    xml("iq", { type: "get" }, xml("blocklist", { xmlns: "urn:xmpp:blocking" })),
+  );
+  t.match(blocked.toString(), /spam@example\.com/);
+  // The component's own chat messages to carol are archived too: count the imported ones.
+  const imported = async () =>
+    (await app.companion.readArchive("carol@example.test", { max: 500 })).items.filter(
+      (m) => !(m.message.attrs.from ?? "").startsWith(COMPONENT),
+    );
+  const page = { items: await imported() };
+  t.equal(page.items.length, 60, "history appended");
+  t.notOk(
+    page.items.some((m) => /alice@localhost/.test(`${m.message.attrs.from} ${m.message.attrs.to}`)),
+    "old address remapped",
+  );
+
+  // Second import of the same file: nothing changes.
+  t.equal((await upload(carol, app, file)).status, 200);
+  const p3 = await importStaged(carol);
+  await carol.request(
+    xml(
+      "iq",
+      { type: "set", to: COMPONENT },
+      xml("command", { xmlns: NS_CMD, node: "import", sessionid: p3.attrs.sessionid, action: "complete" }, x),
+    ),
+  );
+  const done2 = await carol.waitFor(
+    (m) =>
+      m !== done &&
+      m.attrs.from === COMPONENT &&
+      /Import into carol@example\.test finished/.test(m.getChildText("body") ?? "") &&
+      carol.inbox.indexOf(m) > carol.inbox.indexOf(done),
+    120_000,
+  );
+  t.match(done2.getChildText("body"), /archive: 0 applied, 60 skipped/, "no duplicate messages");
+  t.match(done2.getChildText("body"), /roster: 0 applied/, "existing contacts kept");
+  t.equal((await imported()).length, 60, "still 60 after the second import");
+  await sleep(10);
+});
