@@ -128,6 +128,12 @@ export async function getItems(link: XmppLink, user: string, node: string, to?: 
     ...(to ? { to } : {}),
   });
   const items = res.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChildren("item") ?? [];
+  // Prosody returns newest first (archive_itemstore reverse=true); the model is oldest first.
+  return parsePepItems(items).reverse();
+}
+
+/** <item id [publisher] [timestamp]>payload</item> elements → items; items without id or payload are dropped. */
+export function parsePepItems(items: Element[]): PepItem[] {
   const parsed: PepItem[] = [];
   for (const it of items) {
     const payload = it.getChildElements()[0];
@@ -136,10 +142,10 @@ export async function getItems(link: XmppLink, user: string, node: string, to?: 
       id: it.attrs.id,
       payload,
       ...(it.attrs.publisher ? { publisher: it.attrs.publisher } : {}),
+      ...(it.attrs.timestamp ? { timestamp: it.attrs.timestamp } : {}),
     });
   }
-  // Prosody returns newest first (archive_itemstore reverse=true); the model is oldest first.
-  return parsed.reverse();
+  return parsed;
 }
 
 export async function readPepNode(link: XmppLink, user: string, node: string): Promise<PepNode> {

@@ -4,9 +4,9 @@
 import type { Element } from "@xmpp/xml";
 import { NS_DATA, NS_PIE_SCRAM, NS_PUBSUB, NS_PUBSUB_OWNER } from "../xmpp/namespaces.js";
 import { parseRosterItem } from "../account/roster.js";
-import { parseForm } from "../account/pep.js";
+import { parseForm, parsePepItems } from "../account/pep.js";
 import { parseMamResult } from "../account/mam.js";
-import type { PepAffiliation, PepItem, RosterItem } from "../account/model.js";
+import type { PepAffiliation, RosterItem } from "../account/model.js";
 import type { ArchiveRecord } from "./records.js";
 
 export function decodeRoster(query: Element): ArchiveRecord {
@@ -67,18 +67,7 @@ export function decodePepOwner(pubsub: Element): ArchiveRecord[] {
 export function decodePepItems(items: Element): ArchiveRecord | null {
   const node = items.attrs.node;
   if (!node) return null;
-  const parsed: PepItem[] = [];
-  for (const it of items.getChildren("item")) {
-    const payload = it.getChildElements()[0];
-    if (!it.attrs.id || !payload) continue;
-    parsed.push({
-      id: it.attrs.id,
-      payload,
-      ...(it.attrs.publisher ? { publisher: it.attrs.publisher } : {}),
-      ...(it.attrs.timestamp ? { timestamp: it.attrs.timestamp } : {}),
-    });
-  }
-  return { kind: "pep-items", node, items: parsed };
+  return { kind: "pep-items", node, items: parsePepItems(items.getChildren("item")) };
 }
 
 export function decodeArchiveResult(result: Element): ArchiveRecord | null {
