@@ -89,7 +89,13 @@ async function preview(
     async onSubmit(v, ctx) {
       if ((await countActiveJobs(s.db, ctx.user, IMPORT_JOB)) > 0)
         return failed("An import into your account is already running.");
-      const sections = v.list("parts").filter((p): p is Section => PARTS.some((x) => x.value === p));
+      // Fields left out of a submission keep their defaults (XEP-0004 §3.2): everything.
+      const sections = v
+        .list(
+          "parts",
+          PARTS.map((p) => p.value),
+        )
+        .filter((p): p is Section => PARTS.some((x) => x.value === p));
       const jobId = await s.imports.start(
         ctx.user,
         ctx.requester,

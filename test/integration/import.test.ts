@@ -237,3 +237,73 @@ t.test("import our own export of another account into a fresh account, twice", a
   t.equal((await imported()).length, 60, "still 60 after the second import");
   await sleep(10);
 });
+
+t.test(
+  "import a prosody-migrator export (credentials ignored, pending presence without namespace)",
+  async (t) => {
+    t.setTimeout(240_000);
+    const { createMigrator } = await import("../harness/migrator.js");
+    const { readFile } = await import("node:fs/promises");
+    const path = await import("node:path");
+    const source = await startProsody();
+    t.teardown(() => source.cleanup());
+    for (const u of ["dora", "eve"]) await source.register(u, "localhost", "pw");
+    const dora = await connectClient(source, "dora", "localhost", "pw");
+    const eve = await connectClient(source, "eve", "localhost", "pw");
+    await populateAccount(dora, "dora@localhost", eve, "eve@localhost", { messages: 20 });
+    await dora.stop();
+    await eve.stop();
+    await source.stop();
+    const migrator = await createMigrator();
+    await migrator.run("internal-to-xep0227", path.join(source.dir, "data"), "localhost");
+    const file = await readFile(path.join(migrator.xep0227Dir, "dora@localhost.xml"));
+
+    const prosody = await startProsody({ companion: true });
+    t.teardown(() => prosody.cleanup());
+    await prosody.register("frank", "example.test", "other-pw");
+    const frank = await connectClient(prosody, "frank", "example.test", "other-pw");
+    t.teardown(() => frank.stop());
+    const app = await startTestApp(prosody);
+    t.teardown(() => app.stop());
+    t.equal((await upload(frank, app, file)).status, 200);
+    const preview = await importStaged(frank);
+    t.match(preview.toString(), /Account in the archive: dora@localhost/);
+    await frank.request(
+      xml(
+        "iq",
+        { type: "set", to: COMPONENT },
+        xml("command", {
+          xmlns: NS_CMD,
+          node: "import",
+          sessionid: preview.attrs.sessionid,
+          action: "complete",
+        }),
+      ),
+    );
+    const done = await frank.waitFor(
+      (m) => m.attrs.from === COMPONENT && /finished/.test(m.getChildText("body") ?? ""),
+      120_000,
+    );
+    t.match(done.getChildText("body"), /archive: 20 applied/);
+    const roster = await frank.request(
+      xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })),
+    );
+    t.match(roster.toString(), /Bob Builder/, "contact imported with its name");
+    const bm = await frank.request(
+      xml(
+        "iq",
+        { type: "get", to: "frank@example.test" },
+        xml(
+          "pubsub",
+          { xmlns: "http://jabber.org/protocol/pubsub" },
+          xml("items", { node: "urn:xmpp:bookmarks:1" }),
+        ),
+      ),
+    );
+    t.equal(bm.getChild("pubsub")?.getChild("items")?.getChildren("item").length, 2);
+    // The archive's SCRAM credentials were not applied: frank's own password still works.
+    const again = await connectClient(prosody, "frank", "example.test", "other-pw", "second");
+    await again.stop();
+    t.pass("password unchanged");
+  },
+);
