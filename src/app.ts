@@ -22,6 +22,7 @@ import { createExportService, EXPORT_JOB, type ExportService } from "./export/se
 import { movedSettingsCommand } from "./commands/moved-settings.js";
 import { importCommand, importStatusCommand } from "./commands/import.js";
 import { createImportService, IMPORT_JOB, type ImportService } from "./import/service.js";
+import { startAttachmentIntake } from "./import/attachments.js";
 import { startMovedInbound } from "./moved/inbound.js";
 import type { Kysely } from "kysely";
 
@@ -134,6 +135,12 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   link.onOnline(() => {
     for (const h of config.xmppHosts) void companion.probe(h);
   });
+  const stopAttachments = startAttachmentIntake({
+    link,
+    imports: importService,
+    hosts: config.xmppHosts,
+    log,
+  });
   const stopMoved = startMovedInbound({
     link,
     companion,
@@ -177,6 +184,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     async stop() {
       clearInterval(purge);
       stopMoved();
+      stopAttachments();
       await jobs.stop();
       await link.stop();
       await http.close();

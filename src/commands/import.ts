@@ -155,10 +155,28 @@ export function importCommand(s: AppServices): Command {
                 { value: UPLOAD, label: "Upload a new file" },
               ],
             },
+            {
+              var: "url",
+              type: "text-single",
+              label: "…or a link to the archive (https://…)",
+              desc: "For example an HTTP upload link from your old server. You can also send the file to me as an attachment.",
+            },
             { var: "passphrase", type: "text-private", label: "Passphrase (only for encrypted archives)" },
           ],
         },
         async onSubmit(v, c) {
+          const url = v.text("url").trim();
+          if (url) {
+            let archiveId: string;
+            try {
+              archiveId = await s.imports.stageUrl(c.user, url);
+            } catch (err) {
+              const msg = readableError(err);
+              if (msg) throw new CommandFailure(`That link cannot be imported: ${msg}`);
+              throw err;
+            }
+            return preview(s, c.user, archiveId, v.text("passphrase"));
+          }
           const source = v.text("source");
           if (source === UPLOAD) {
             const url = await s.imports.uploadLink(c.user);

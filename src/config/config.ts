@@ -24,6 +24,8 @@ export interface Config {
   commandSessionTtlSeconds: number;
   /** Upload size limit for imports. */
   uploadLimitBytes: number;
+  /** Hosts an import URL may name over plain http (https is always allowed). */
+  importUrlHosts: string[];
 }
 
 export class ConfigError extends Error {
@@ -97,6 +99,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const uploadLimitBytes =
     positiveNumber("UPLOAD_LIMIT_MB", get("UPLOAD_LIMIT_MB"), 500, problems) * 1024 * 1024;
 
+  const importUrlHosts = splitList(get("IMPORT_URL_HOSTS") ?? "");
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     xmppService,
@@ -112,6 +116,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     archiveTtlHours,
     commandSessionTtlSeconds,
     uploadLimitBytes,
+    importUrlHosts,
   });
 }
 

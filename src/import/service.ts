@@ -29,8 +29,22 @@ import { EncryptedArchiveError, openArchiveBytes } from "../xep0227/input.js";
 import { ArchiveFormatError } from "../xep0227/records.js";
 import { ArchiveCipherError } from "../crypto/archive-cipher.js";
 import { ImportReport, createImporter, type ImportOptions } from "./apply.js";
+import { UrlRefused, checkImportUrl, fetchArchive } from "./fetch-url.js";
 
 export const IMPORT_JOB = "import";
+const RECEIVED =
+  'Received your archive. Run the "Import an account archive" command again to review and import it.';
+
+/** A staging failure with a reason for the person and an HTTP status for uploads. */
+export class StageError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "StageError";
+  }
+}
 const UPLOAD_TTL_MS = 24 * 3600_000;
 
 export interface ImportJobOptions extends ImportOptions {
@@ -40,6 +54,8 @@ export interface ImportJobOptions extends ImportOptions {
 export interface ImportService {
   uploadLink(owner: string): Promise<string>;
   receiveUpload(token: string, body: Readable, length: number | undefined): Promise<string>;
+  /** Fetches and stages an archive from a URL; returns the archive id. */
+  stageUrl(owner: string, url: string): Promise<string>;
   preview(archiveId: string, passphrase?: string): Promise<ArchiveSummary>;
   start(
     owner: string,
@@ -57,7 +73,9 @@ export function readableError(err: unknown): string | null {
   if (
     err instanceof ArchiveFormatError ||
     err instanceof EncryptedArchiveError ||
-    err instanceof ArchiveCipherError
+    err instanceof ArchiveCipherError ||
+    err instanceof UrlRefused ||
+    err instanceof StageError
   ) {
     return err.message;
   }
@@ -81,6 +99,54 @@ export function createImportService(deps: {
     return summary.result();
   }
 
+  /** Streams a file into staging and validates it; throws StageError with a user-facing reason. */
+  async function stage(owner: string, body: Readable, length: number | undefined): Promise<string> {
+    const limit = deps.config.uploadLimitBytes;
+    if (length !== undefined && length > limit)
+      throw new StageError(413, `the file is larger than ${limit} bytes`);
+    const archiveId = await createArchive(deps.db, {
+      owner,
+      kind: "import",
+      filename: "upload",
+      contentType: "application/octet-stream",
+      encrypted: false,
+      expiresAt: new Date(Date.now() + deps.config.archiveTtlHours * 3600_000),
+    });
+    let seen = 0;
+    const limiter = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        seen += chunk.length;
+        cb(seen > limit ? new StageError(413, `the file is larger than ${limit} bytes`) : null, chunk);
+      },
+    });
+    const sink = archiveWriter(deps.db, archiveId);
+    try {
+      await pipeline(body, limiter, sink);
+    } catch (err) {
+      await failArchive(deps.db, archiveId, "transfer failed");
+      throw err instanceof StageError ? err : new StageError(400, "the transfer was interrupted");
+    }
+    await finishArchive(deps.db, archiveId, { stats: sink.stats() });
+    // Validate now, so the person learns about a bad file at once (encrypted files: at preview).
+    try {
+      const s = await summarise(archiveId);
+      await deps.db
+        .updateTable("archives")
+        .set({ section_counts: JSON.stringify(s.counts) })
+        .where("id", "=", archiveId)
+        .execute();
+    } catch (err) {
+      if (err instanceof EncryptedArchiveError) {
+        await deps.db.updateTable("archives").set({ encrypted: true }).where("id", "=", archiveId).execute();
+      } else {
+        const msg = readableError(err) ?? "the file could not be read";
+        await failArchive(deps.db, archiveId, msg);
+        throw new StageError(400, `not a usable XEP-0227 archive: ${msg}`);
+      }
+    }
+    return archiveId;
+  }
+
   return {
     async uploadLink(owner) {
       const { token, hash } = newToken();
@@ -100,74 +166,37 @@ export function createImportService(deps: {
         .where("expires_at", ">", new Date())
         .executeTakeFirst();
       if (!link) throw new HttpError(404, "this upload link is unknown, used or expired");
-      const limit = deps.config.uploadLimitBytes;
-      if (length !== undefined && length > limit)
-        throw new HttpError(413, `the file is larger than ${limit} bytes`);
       await deps.db
         .updateTable("upload_links")
         .set({ used: true })
         .where("token_hash", "=", link.token_hash)
         .execute();
-      const archiveId = await createArchive(deps.db, {
-        owner: link.owner_jid,
-        kind: "import",
-        filename: "upload",
-        contentType: "application/octet-stream",
-        encrypted: false,
-        expiresAt: new Date(Date.now() + deps.config.archiveTtlHours * 3600_000),
-      });
-      let seen = 0;
-      const limiter = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          seen += chunk.length;
-          cb(seen > limit ? new HttpError(413, `the file is larger than ${limit} bytes`) : null, chunk);
-        },
-      });
-      const sink = archiveWriter(deps.db, archiveId);
       try {
-        await pipeline(body, limiter, sink);
-      } catch (err) {
-        await failArchive(deps.db, archiveId, "upload failed");
-        throw err instanceof HttpError ? err : new HttpError(400, "the upload was interrupted");
-      }
-      await finishArchive(deps.db, archiveId, { stats: sink.stats() });
-      await deps.db
-        .updateTable("upload_links")
-        .set({ archive_id: archiveId })
-        .where("token_hash", "=", link.token_hash)
-        .execute();
-      // Validate now, so the person learns about a bad file at once (encrypted files: at preview).
-      try {
-        const s = await summarise(archiveId);
+        const archiveId = await stage(link.owner_jid, body, length);
         await deps.db
-          .updateTable("archives")
-          .set({ section_counts: JSON.stringify(s.counts) })
-          .where("id", "=", archiveId)
+          .updateTable("upload_links")
+          .set({ archive_id: archiveId })
+          .where("token_hash", "=", link.token_hash)
           .execute();
       } catch (err) {
-        if (err instanceof EncryptedArchiveError) {
-          await deps.db
-            .updateTable("archives")
-            .set({ encrypted: true })
-            .where("id", "=", archiveId)
-            .execute();
-        } else {
-          const msg = readableError(err) ?? "the file could not be read";
-          await failArchive(deps.db, archiveId, msg);
+        if (err instanceof StageError) {
           await sendChat(
             deps.link,
             link.owner_jid,
-            `The uploaded file is not a usable archive: ${msg}`,
+            `The uploaded file is not a usable archive: ${err.message}`,
           ).catch(() => undefined);
-          throw new HttpError(400, `not a usable XEP-0227 archive: ${msg}`);
+          throw new HttpError(err.status, err.message);
         }
+        throw err;
       }
-      await sendChat(
-        deps.link,
-        link.owner_jid,
-        `Received your archive (${Math.ceil(sink.stats().bytes / 1024)} KiB). Run the "Import an account archive" command again to review and import it.`,
-      ).catch(() => undefined);
+      await sendChat(deps.link, link.owner_jid, RECEIVED).catch(() => undefined);
       return "received; run the import command again to continue";
+    },
+
+    async stageUrl(owner, raw) {
+      const url = checkImportUrl(raw, [...deps.config.xmppHosts, ...deps.config.importUrlHosts]);
+      const { body, length } = await fetchArchive(url, deps.config.uploadLimitBytes);
+      return stage(owner, body, length);
     },
 
     preview: (archiveId, passphrase) => summarise(archiveId, passphrase),

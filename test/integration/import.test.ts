@@ -307,3 +307,112 @@ t.test(
     t.pass("password unchanged");
   },
 );
+
+t.test(
+  "archives by link and by attachment; refused links; a restart between upload and import loses nothing",
+  async (t) => {
+    t.setTimeout(240_000);
+    const prosody = await startProsody({ companion: true });
+    t.teardown(() => prosody.cleanup());
+    for (const u of ["alice", "bob"]) await prosody.register(u, "localhost", "pw");
+    await prosody.register("carol", "example.test", "pw");
+    const alice = await connectClient(prosody, "alice", "localhost", "pw");
+    const bob = await connectClient(prosody, "bob", "localhost", "pw");
+    const carol = await connectClient(prosody, "carol", "example.test", "pw");
+    t.teardown(async () => {
+      for (const c of [alice, bob, carol]) await c.stop();
+    });
+    await populateAccount(alice, "alice@localhost", bob, "bob@localhost", { messages: 30 });
+    const env = { IMPORT_URL_HOSTS: "127.0.0.1" };
+    const first = await startTestApp(prosody, env);
+    const ex = await step(alice, "export");
+    await step(alice, "export", ex.attrs.sessionid, {}, "complete");
+    const ready = await alice.waitFor(
+      (m) => m.attrs.from === COMPONENT && /is ready/.test(m.getChildText("body") ?? ""),
+      60_000,
+    );
+    const link = fixUrl(ready.getChild("x", "jabber:x:oob")?.getChildText("url") as string, first);
+
+    // Refused before any request is made: plain http to a host that is not ours.
+    const s0 = await step(carol, "import");
+    const refused = await step(
+      carol,
+      "import",
+      s0.attrs.sessionid,
+      { source: "upload", url: "http://example.com/archive.xml" },
+      "next",
+    );
+    t.equal(refused.attrs.status, "completed");
+    t.match(refused.getChildText("note"), /only https links/);
+
+    // By attachment: a message with an OOB URL.
+    await carol.xmpp.send(
+      xml(
+        "message",
+        { to: COMPONENT, type: "chat" },
+        xml("body", {}, link),
+        xml("x", { xmlns: "jabber:x:oob" }, xml("url", {}, link)),
+      ),
+    );
+    await carol.waitFor(
+      (m) => m.attrs.from === COMPONENT && /Received your archive/.test(m.getChildText("body") ?? ""),
+      30_000,
+    );
+
+    // The component restarts between upload and import: the staged archive is still there.
+    const dbUrl = first.config.databaseUrl as string;
+    await first.jobs.stop();
+    await first.link.stop();
+    await first.http.close();
+    const second = await startTestApp(prosody, { ...env, DATABASE_URL: dbUrl });
+    t.teardown(async () => {
+      await second.stop();
+      await first.database.close().catch(() => undefined);
+    });
+    const preview = await importStaged(carol);
+    t.match(preview.toString(), /Account in the archive: alice@localhost/);
+    await carol.request(
+      xml(
+        "iq",
+        { type: "set", to: COMPONENT },
+        xml("command", {
+          xmlns: NS_CMD,
+          node: "import",
+          sessionid: preview.attrs.sessionid,
+          action: "complete",
+        }),
+      ),
+    );
+    const done = await carol.waitFor(
+      (m) => m.attrs.from === COMPONENT && /finished/.test(m.getChildText("body") ?? ""),
+      120_000,
+    );
+    t.match(done.getChildText("body"), /archive: 30 applied/);
+
+    // By link in the form, straight to the preview; applying it again adds nothing.
+    const s1 = await step(carol, "import");
+    const p2 = await step(
+      carol,
+      "import",
+      s1.attrs.sessionid,
+      { source: "upload", url: link.replace(/:\d+\//, `:${second.http.port}/`) },
+      "next",
+    );
+    t.equal(p2.attrs.status, "executing", "link fetched and previewed");
+    await carol.request(
+      xml(
+        "iq",
+        { type: "set", to: COMPONENT },
+        xml("command", { xmlns: NS_CMD, node: "import", sessionid: p2.attrs.sessionid, action: "complete" }),
+      ),
+    );
+    const done2 = await carol.waitFor(
+      (m) =>
+        m.attrs.from === COMPONENT &&
+        /finished/.test(m.getChildText("body") ?? "") &&
+        carol.inbox.indexOf(m) > carol.inbox.indexOf(done),
+      120_000,
+    );
+    t.match(done2.getChildText("body"), /archive: 0 applied, 30 skipped/, "no duplicates");
+  },
+);
