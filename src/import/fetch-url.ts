@@ -37,6 +37,6 @@ export async function fetchArchive(
   const declared = res.headers.get("content-length");
   const length = declared ? Number(declared) : undefined;
   if (length !== undefined && length > limit) throw new UrlRefused(`the file is larger than ${limit} bytes`);
-  const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+  const body = Readable.fromWeb(res.body);
   return { body, ...(length !== undefined ? { length } : {}) };
 }
