@@ -1,7 +1,6 @@
 // Fetching an archive from a URL the user gives (a form field, or an attachment sent to the component):
 // https anywhere, plain http only to the configured hosts; size-limited and time-limited, streamed.
 import { Readable } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
 
 export class UrlRefused extends Error {
   constructor(message: string) {
