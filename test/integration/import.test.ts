@@ -416,3 +416,76 @@ t.test(
     t.match(done2.getChildText("body"), /archive: 0 applied, 30 skipped/, "no duplicates");
   },
 );
+
+t.test(
+  "import a web-migrator-style file: no credentials, PEP without configs, device lists left out",
+  async (t) => {
+    t.setTimeout(180_000);
+    const { readFile } = await import("node:fs/promises");
+    const file = await readFile(new URL("../fixtures/xep0227/web-migrator-style.xml", import.meta.url));
+    const prosody = await startProsody({ companion: true });
+    t.teardown(() => prosody.cleanup());
+    await prosody.register("gina", "localhost", "pw");
+    const gina = await connectClient(prosody, "gina", "localhost", "pw");
+    t.teardown(() => gina.stop());
+    const app = await startTestApp(prosody);
+    t.teardown(() => app.stop());
+    t.equal((await upload(gina, app, file)).status, 200);
+    const preview = await importStaged(gina);
+    t.match(preview.toString(), /Account in the archive: gina@oldserver\.example/);
+    await gina.request(
+      xml(
+        "iq",
+        { type: "set", to: COMPONENT },
+        xml("command", {
+          xmlns: NS_CMD,
+          node: "import",
+          sessionid: preview.attrs.sessionid,
+          action: "complete",
+        }),
+      ),
+    );
+    const done = await gina.waitFor(
+      (m) => m.attrs.from === COMPONENT && /finished/.test(m.getChildText("body") ?? ""),
+      60_000,
+    );
+    t.match(done.getChildText("body"), /archive: 2 applied/);
+    t.match(
+      done.getChildText("body"),
+      /pep: 2 applied, 1 skipped/,
+      "OMEMO device list not carried to a new account",
+    );
+    t.match(
+      done.getChildText("body"),
+      /vcard: 1 applied/,
+      "vcard-temp applied when the archive has no vCard4",
+    );
+    const roster = await gina.request(
+      xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })),
+    );
+    t.match(roster.toString(), /Hank/);
+    const nick = await gina.request(
+      xml(
+        "iq",
+        { type: "get", to: "gina@localhost" },
+        xml(
+          "pubsub",
+          { xmlns: "http://jabber.org/protocol/pubsub" },
+          xml("items", { node: "http://jabber.org/protocol/nick" }),
+        ),
+      ),
+    );
+    t.match(nick.toString(), /Gina 🌻/);
+    const history = (await app.companion.readArchive("gina@localhost", { max: 50 })).items.filter((m) =>
+      m.id.startsWith("web-"),
+    );
+    t.same(
+      history.map((m) => [m.id, m.stamp]),
+      [
+        ["web-1", "2023-03-01T08:00:00Z"],
+        ["web-2", "2023-03-01T08:01:00Z"],
+      ],
+    );
+    t.equal(history[1]?.message.attrs.from, "gina@localhost/web", "old address remapped, resource kept");
+  },
+);
