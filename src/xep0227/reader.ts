@@ -67,6 +67,8 @@ export async function* readArchive(
 
   // Structural state.
   let depth = 0;
+  /** 1 when the root is a <host/> (ejabberd's per-host file), so structure is read one level down. */
+  let offset = 0;
   let sawRoot = false;
   let host: string | null = null;
   let user: string | null = null;
@@ -95,19 +97,26 @@ export async function* readArchive(
   parser.on("opentag", (tag) => {
     depth++;
     if (depth > lim.maxDepth) fail(`elements nested deeper than ${lim.maxDepth} levels`);
-    if (stack.length > 0 || shouldBuild(tag)) {
-      build(tag);
+    // ejabberd's export_piefxis writes one file per host with <host xmlns='urn:xmpp:pie:0'> as its root
+    // (included from the main file by XInclude): read such a file as if it were wrapped in <server-data>.
+    if (depth === 1 && tag.local === "host" && (tag.uri === NS_PIE || tag.uri === NS_PIE_LEGACY)) {
+      offset = 1;
+      sawRoot = true;
+    }
+    const level = depth + offset;
+    if (stack.length > 0 || shouldBuild(tag, level)) {
+      build(tag, level);
       return;
     }
-    if (depth === 1) {
+    if (level === 1) {
       if (tag.local !== "server-data" || (tag.uri !== NS_PIE && tag.uri !== NS_PIE_LEGACY)) {
         fail(`root element must be <server-data xmlns='${NS_PIE}'> (found <${tag.name}> in '${tag.uri}')`);
       }
       sawRoot = true;
-    } else if (depth === 2) {
+    } else if (level === 2) {
       host = attr(tag, "jid") ?? fail("<host/> without a jid attribute");
       queue.push({ kind: "host", jid: host });
-    } else if (depth === 3) {
+    } else if (level === 3) {
       user = attr(tag, "name") ?? fail("<user/> without a name attribute");
       queue.push({
         kind: "user",
@@ -115,19 +124,19 @@ export async function* readArchive(
         name: user,
         hasPassword: attr(tag, "password") !== undefined,
       });
-    } else if (depth === 4) {
+    } else if (level === 4) {
       container = streamedContainer(tag);
     }
   });
 
-  function shouldBuild(tag: SaxesTagNS): boolean {
-    if (depth === 2) return tag.local !== "host";
-    if (depth === 3) return tag.local !== "user";
-    if (depth === 4) return streamedContainer(tag) === null;
-    return depth >= 5;
+  function shouldBuild(tag: SaxesTagNS, level: number): boolean {
+    if (level === 2) return tag.local !== "host";
+    if (level === 3) return tag.local !== "user";
+    if (level === 4) return streamedContainer(tag) === null;
+    return level >= 5;
   }
 
-  function build(tag: SaxesTagNS): void {
+  function build(tag: SaxesTagNS, level: number): void {
     const parentUri = uris[uris.length - 1];
     const attrs: Record<string, string> = {};
     for (const a of Object.values(tag.attributes)) {
@@ -140,7 +149,7 @@ export async function* readArchive(
     const el = xml(tag.local, attrs);
     grow(tag.name.length * 2 + 5);
     if (stack.length === 0) {
-      buildRootDepth = depth;
+      buildRootDepth = level;
     } else {
       stack[stack.length - 1]?.append(el);
     }
@@ -160,6 +169,7 @@ export async function* readArchive(
   });
 
   parser.on("closetag", () => {
+    const level = depth + offset;
     if (stack.length > 0) {
       const el = stack.pop() as Element;
       uris.pop();
@@ -167,12 +177,12 @@ export async function* readArchive(
         buildChars = 0;
         emitBuilt(el, buildRootDepth);
       }
-    } else if (depth === 4) {
+    } else if (level === 4) {
       container = null;
-    } else if (depth === 3 && user !== null) {
+    } else if (level === 3 && user !== null) {
       queue.push({ kind: "user-end", host: host ?? "", name: user });
       user = null;
-    } else if (depth === 2 && host !== null) {
+    } else if (level === 2 && host !== null) {
       queue.push({ kind: "host-end", jid: host });
       host = null;
     }
@@ -180,6 +190,11 @@ export async function* readArchive(
   });
 
   function emitBuilt(el: Element, at: number): void {
+    if (el.name === "include" && el.attrs.xmlns === NS_XINCLUDE) {
+      // XInclude is not followed (an upload is one file); summaries tell the user which file to send.
+      queue.push({ kind: "unknown", element: el, where: "xinclude" });
+      return;
+    }
     const ns = el.attrs.xmlns ?? "";
     if (at === 5 && container) {
       const rec =

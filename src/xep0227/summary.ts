@@ -69,7 +69,7 @@ export function createSummary(): { add(r: ArchiveRecord): void; result(): Archiv
           if (unknown <= 20) {
             warnings.push(
               r.where === "xinclude"
-                ? "XInclude is not followed: export the account as a single file"
+                ? `XInclude is not followed: use the included file (${r.element.attrs.href ?? "?"}) itself`
                 : `unknown element <${r.element.name} xmlns='${r.element.attrs.xmlns ?? ""}'> in ${r.where} (ignored)`,
             );
           }

@@ -489,3 +489,61 @@ t.test(
     t.equal(history[1]?.message.attrs.from, "gina@localhost/web", "old address remapped, resource kept");
   },
 );
+
+t.test(
+  "import a real ejabberd 23.01 export (per-host file): contacts, vCard, private XML; password never applied",
+  async (t) => {
+    t.setTimeout(180_000);
+    const { readFile } = await import("node:fs/promises");
+    const file = await readFile(new URL("../fixtures/xep0227/ejabberd-23.01/localhost.xml", import.meta.url));
+    const prosody = await startProsody({ companion: true });
+    t.teardown(() => prosody.cleanup());
+    await prosody.register("dora", "example.test", "mine");
+    const dora = await connectClient(prosody, "dora", "example.test", "mine");
+    t.teardown(() => dora.stop());
+    const app = await startTestApp(prosody);
+    t.teardown(() => app.stop());
+    t.equal((await upload(dora, app, file)).status, 200);
+    const preview = await importStaged(dora);
+    t.match(preview.toString(), /plaintext password \(never imported\)/);
+    await dora.request(
+      xml(
+        "iq",
+        { type: "set", to: COMPONENT },
+        xml("command", {
+          xmlns: NS_CMD,
+          node: "import",
+          sessionid: preview.attrs.sessionid,
+          action: "complete",
+        }),
+      ),
+    );
+    const done = await dora.waitFor(
+      (m) => m.attrs.from === COMPONENT && /finished/.test(m.getChildText("body") ?? ""),
+      60_000,
+    );
+    t.match(done.getChildText("body"), /roster: 2 applied/);
+    t.match(done.getChildText("body"), /offline messages: 0 applied, 1 skipped/);
+    const roster = await dora.request(
+      xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })),
+    );
+    const ivy = roster
+      .getChild("query")
+      ?.getChildren("item")
+      .find((i) => i.attrs.jid === "ivy@example.org");
+    t.equal(ivy?.getChildText("group"), "Book club");
+    const card = await dora.request(xml("iq", { type: "get" }, xml("vCard", { xmlns: "vcard-temp" })));
+    t.match(card.toString(), /Dora Explorer/);
+    const notes = await dora.request(
+      xml(
+        "iq",
+        { type: "get" },
+        xml("query", { xmlns: "jabber:iq:private" }, xml("storage", { xmlns: "storage:rosternotes" })),
+      ),
+    );
+    t.match(notes.toString(), /likes hats/);
+    const again = await connectClient(prosody, "dora", "example.test", "mine", "second");
+    await again.stop();
+    t.pass("own password unchanged");
+  },
+);

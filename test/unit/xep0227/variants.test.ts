@@ -121,3 +121,29 @@ t.test("archive inspect and validate on .xml and .xml.gz, with --json", async (t
   t.match(invalid.e, /DOCTYPE/);
   t.equal((await run("validate", path.join(dir, "missing.xml"))).code, 1);
 });
+
+t.test("a real ejabberd 23.01 export_piefxis: per-host file as root, main file with XInclude", async (t) => {
+  const { readFile } = await import("node:fs/promises");
+  const dir = new URL("../../fixtures/xep0227/ejabberd-23.01/", import.meta.url);
+  const host = await read((await readFile(new URL("localhost.xml", dir))).toString());
+  t.same(
+    host.map((r) => r.kind),
+    ["host", "user", "offline", "vcard", "roster", "private", "user-end", "host-end"],
+  );
+  t.match(host[1], { kind: "user", name: "dora", host: "localhost", hasPassword: true });
+  t.match(
+    host.find((r) => r.kind === "roster"),
+    {
+      items: [
+        { jid: "hank@example.net", name: "Hank", subscription: "both", groups: ["Family"] },
+        { jid: "ivy@example.org", name: "Ivy", subscription: "to", groups: ["Book club"] },
+      ],
+    },
+  );
+  const main = await read((await readFile(new URL("main.xml", dir))).toString());
+  t.match(
+    main.find((r) => r.kind === "unknown"),
+    { where: "xinclude" },
+    "XInclude reported, not followed",
+  );
+});
