@@ -49,11 +49,16 @@ async function preview(
     ...summary.warnings.map((w): FieldSpec => ({ type: "fixed", value: `warning: ${w}` })),
   ];
   const other = summary.users[0] && summary.users[0] !== user;
-  if (other)
+  if (other) {
     lines.push({
       type: "fixed",
-      value: `It will be imported into ${user}; your old address is mapped to it.`,
+      value: `It will be imported into ${user}; your old address is mapped to it in the message history.`,
     });
+    lines.push({
+      type: "fixed",
+      value: `Your old address (${summary.users[0]}) may still appear inside bookmarks or your vCard: review them after the import.`,
+    });
+  }
   if (summary.users.length === 0) throw new CommandFailure("This archive contains no account.");
   return {
     status: "executing",
