@@ -23,6 +23,8 @@ import { movedSettingsCommand } from "./commands/moved-settings.js";
 import { importCommand, importStatusCommand } from "./commands/import.js";
 import { createImportService, IMPORT_JOB, type ImportService } from "./import/service.js";
 import { startAttachmentIntake } from "./import/attachments.js";
+import { moveAwayCommand, moveStatusCommand } from "./commands/move.js";
+import { createMoveAwayService, MOVE_AWAY_JOB, type MoveAwayService } from "./move/away.js";
 import { startMovedInbound } from "./moved/inbound.js";
 import type { Kysely } from "kysely";
 
@@ -36,6 +38,7 @@ export interface AppServices {
   jobs: JobRunner;
   exports: ExportService;
   imports: ImportService;
+  moves: MoveAwayService;
 }
 
 export interface App extends AppServices {
@@ -52,6 +55,8 @@ export const COMMANDS: CommandFactory[] = [
   exportStatusCommand,
   importCommand,
   importStatusCommand,
+  moveAwayCommand,
+  moveStatusCommand,
   movedSettingsCommand,
   adminExportUserCommand,
   adminSelftest,
@@ -84,7 +89,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   if (applied.length > 0) log.info({ applied, database: database.kind }, "database migrated");
   const db = database.db;
   const handlers: Record<string, JobHandler> = { ...(opts.jobHandlers ?? {}) };
-  const late: { exports?: ExportService; imports?: ImportService } = {};
+  const late: { exports?: ExportService; imports?: ImportService; moves?: MoveAwayService } = {};
   const jobs = createJobRunner({
     db,
     log: log.child({ part: "jobs" }),
@@ -93,6 +98,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     onFinished: async (job, outcome) => {
       if (job.kind === EXPORT_JOB) await late.exports?.finished(job, outcome);
       if (job.kind === IMPORT_JOB) await late.imports?.finished(job, outcome);
+      if (job.kind === MOVE_AWAY_JOB) await late.moves?.finished(job, outcome);
     },
   });
   const exportService = createExportService({
@@ -110,6 +116,16 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   const importService = createImportService({ link, companion, db, config, log, wake: () => jobs.notify() });
   late.imports = importService;
   handlers[IMPORT_JOB] = (ctx) => importService.run(ctx);
+  const moveService = createMoveAwayService({
+    link,
+    db,
+    config,
+    log,
+    wake: () => jobs.notify(),
+    throttleMs: 200,
+  });
+  late.moves = moveService;
+  handlers[MOVE_AWAY_JOB] = (ctx) => moveService.run(ctx);
   const services: AppServices = {
     config,
     log,
@@ -120,6 +136,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     jobs,
     exports: exportService,
     imports: importService,
+    moves: moveService,
   };
 
   const commands = [...COMMANDS, ...(opts.commands ?? [])].map((f) => f(services));

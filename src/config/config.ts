@@ -26,6 +26,8 @@ export interface Config {
   uploadLimitBytes: number;
   /** Hosts an import URL may name over plain http (https is always allowed). */
   importUrlHosts: string[];
+  /** Client endpoints for other servers (domain → xmpp://host:port), instead of DNS SRV; for moves. */
+  clientServices: Record<string, string>;
 }
 
 export class ConfigError extends Error {
@@ -100,6 +102,15 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     positiveNumber("UPLOAD_LIMIT_MB", get("UPLOAD_LIMIT_MB"), 500, problems) * 1024 * 1024;
 
   const importUrlHosts = splitList(get("IMPORT_URL_HOSTS") ?? "");
+  const clientServices: Record<string, string> = {};
+  for (const entry of splitList(get("XMPP_CLIENT_SERVICES") ?? "")) {
+    const [domain, service] = entry.split("=");
+    if (!domain || !service || !/^xmpps?:\/\/[^/:]+(:\d+)?$/.test(service)) {
+      problems.push(`XMPP_CLIENT_SERVICES entry "${entry}" must look like domain=xmpp://host:port`);
+    } else {
+      clientServices[domain] = service;
+    }
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -117,6 +128,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     commandSessionTtlSeconds,
     uploadLimitBytes,
     importUrlHosts,
+    clientServices,
   });
 }
 

@@ -108,7 +108,12 @@ export async function collectAccount(
   const pep = await section("pep", "pep", async () => {
     const nodes: PepNode[] = [];
     for (const node of (await listNodes(deps.link, user)).filter((n) => isPortableNode(n))) {
-      nodes.push(await readPepNode(deps.link, user, node));
+      // A listed node can be an empty server-side view (Prosody's storage:bookmarks): skip it alone.
+      const n = await readPepNode(deps.link, user, node).catch((err: unknown) => {
+        if (err instanceof XmppStanzaError && err.condition === "item-not-found") return null;
+        throw err;
+      });
+      if (n) nodes.push(n);
     }
     return nodes;
   });

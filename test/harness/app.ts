@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Writable } from "node:stream";
 import { startApp, type App, type AppOptions } from "../../src/app.js";
 import { loadConfig } from "../../src/config/config.js";
 import { createLogger } from "../../src/log/logger.js";
@@ -10,6 +11,8 @@ import type { Prosody } from "./prosody.js";
 
 export interface TestAppOptions extends AppOptions {
   database?: "postgres" | "pglite";
+  /** Collect every log line (at debug level) here, e.g. to assert secrets never appear. */
+  logSink?: Writable;
 }
 
 export async function startTestApp(
@@ -40,7 +43,10 @@ export async function startTestApp(
     ...dbEnv,
     ...env,
   });
-  const app = await startApp(config, createLogger(process.env.TEST_LOG_LEVEL ?? "silent"), opts);
+  const log = opts.logSink
+    ? createLogger("debug", opts.logSink)
+    : createLogger(process.env.TEST_LOG_LEVEL ?? "silent");
+  const app = await startApp(config, log, opts);
   const stop = app.stop.bind(app);
   app.stop = async () => {
     await stop();

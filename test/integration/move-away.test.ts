@@ -1,0 +1,170 @@
+// move-away end to end on one Prosody with two VirtualHosts (harness notes: local contacts work when the
+// moving account is on another host): data copied to the new account, moved statement published,
+// moved-tagged requests sent, and the contact's side (also local) verifies and applies the move
+// automatically. The password never reaches the logs or the database.
+import t from "tap";
+import { Writable } from "node:stream";
+import xml from "@xmpp/xml";
+import { startProsody, sleep } from "../harness/prosody.js";
+import { connectClient, type TestClient } from "../harness/clients.js";
+import { befriend, publish } from "../harness/populate.js";
+import { startTestApp } from "../harness/app.js";
+import { getRoster } from "../../src/account/roster.js";
+
+const NS_CMD = "http://jabber.org/protocol/commands";
+const COMPONENT = "portability.localhost";
+const PASSWORD = "n3w-Secret-password-42";
+
+t.test("move-away: copy, announce, contacts follow; password never logged or stored", async (t) => {
+  t.setTimeout(240_000);
+  const prosody = await startProsody({ companion: true });
+  t.teardown(() => prosody.cleanup());
+  for (const u of ["alice", "bob"]) await prosody.register(u, "localhost", "pw");
+  await prosody.register("alice", "example.test", PASSWORD);
+  let logs = "";
+  const sink = new Writable({
+    write(c: Buffer, _e, cb) {
+      logs += c.toString();
+      cb();
+    },
+  });
+  const app = await startTestApp(
+    prosody,
+    { XMPP_CLIENT_SERVICES: `example.test=xmpp://127.0.0.1:${prosody.c2sPort}` },
+    { logSink: sink },
+  );
+  t.teardown(() => app.stop());
+  await sleep(300);
+  const clients: TestClient[] = [];
+  t.teardown(async () => {
+    for (const c of clients) await c.stop();
+  });
+  const alice = await connectClient(prosody, "alice", "localhost", "pw");
+  const bob = await connectClient(prosody, "bob", "localhost", "pw");
+  clients.push(alice, bob);
+  await befriend(alice, "alice@localhost", bob, "bob@localhost", "Bob Builder", ["Work"]);
+  await publish(
+    alice,
+    "http://jabber.org/protocol/nick",
+    "current",
+    xml("nick", { xmlns: "http://jabber.org/protocol/nick" }, "Alice"),
+  );
+
+  const s1 = (
+    await alice.request(
+      xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node: "move-away" })),
+    )
+  ).getChild("command");
+  const done = (
+    await alice.request(
+      xml(
+        "iq",
+        { type: "set", to: COMPONENT },
+        xml(
+          "command",
+          { xmlns: NS_CMD, node: "move-away", sessionid: s1?.attrs.sessionid, action: "complete" },
+          xml(
+            "x",
+            { xmlns: "jabber:x:data", type: "submit" },
+            xml("field", { var: "new-jid" }, xml("value", {}, "alice@example.test")),
+            xml("field", { var: "password" }, xml("value", {}, PASSWORD)),
+          ),
+        ),
+      ),
+    )
+  ).getChild("command");
+  t.match(done?.getChildText("note"), /Moving to alice@example\.test/);
+  const finished = await alice
+    .waitFor(
+      (m) => m.attrs.from === COMPONENT && /Moved to alice@example\.test/.test(m.getChildText("body") ?? ""),
+      60_000,
+    )
+    .catch((err: unknown) => {
+      t.comment(
+        logs
+          .split("\n")
+          .filter((l) => /"level":(40|50)|job/.test(l))
+          .join("\n"),
+      );
+      t.comment(alice.inbox.map((m) => m.toString()).join("\n"));
+      throw err;
+    });
+  t.match(finished.getChildText("body"), /asked 1 contacts/);
+
+  // Bob's side (a local user): the notice is verified and applied automatically.
+  const told = await bob.waitFor(
+    (m) => m.attrs.from === COMPONENT && /moved to alice@example\.test/.test(m.getChildText("body") ?? ""),
+    30_000,
+  );
+  t.ok(told, "bob is told");
+  await sleep(800);
+  const bobRoster = await getRoster(app.link, "bob@localhost");
+  t.match(
+    bobRoster.find((i) => i.jid === "alice@example.test"),
+    { subscription: /from|both/ },
+    "bob approved the new address",
+  );
+  t.notOk(
+    bobRoster.some((i) => i.jid === "alice@localhost"),
+    "bob retired the old address",
+  );
+
+  // The new account has the data and is subscribed to bob.
+  const fresh = await connectClient(prosody, "alice", "example.test", PASSWORD, "check");
+  clients.push(fresh);
+  const r = await fresh.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
+  const item = r
+    .getChild("query")
+    ?.getChildren("item")
+    .find((i) => i.attrs.jid === "bob@localhost");
+  t.equal(item?.attrs.name, "Bob Builder");
+  t.equal(item?.getChildText("group"), "Work");
+  t.match(item?.attrs.subscription, /to|both/, "the new account follows bob");
+  const nick = await fresh.request(
+    xml(
+      "iq",
+      { type: "get", to: "alice@example.test" },
+      xml(
+        "pubsub",
+        { xmlns: "http://jabber.org/protocol/pubsub" },
+        xml("items", { node: "http://jabber.org/protocol/nick" }),
+      ),
+    ),
+  );
+  t.match(nick.toString(), /Alice/);
+  const statement = await bob.request(
+    xml(
+      "iq",
+      { type: "get", to: "alice@localhost" },
+      xml(
+        "pubsub",
+        { xmlns: "http://jabber.org/protocol/pubsub" },
+        xml("items", { node: "urn:xmpp:moved:1" }),
+      ),
+    ),
+  );
+  t.match(
+    statement.toString(),
+    /<new-jid>alice@example\.test<\/new-jid>/,
+    "moved statement on the old account",
+  );
+
+  const status = (
+    await alice.request(
+      xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node: "move-status" })),
+    )
+  ).getChild("command");
+  t.match(status?.toString(), /bob@localhost/);
+  t.match(status?.toString(), /notified/);
+
+  // The password: not in any log line, not in any table.
+  t.notMatch(logs, PASSWORD, "not in logs");
+  t.match(logs, /"kind":"move-away".*"msg":"job started"/, "logs were captured (debug level)");
+  const dump = JSON.stringify([
+    await app.db.selectFrom("jobs").selectAll().execute(),
+    await app.db.selectFrom("move_contacts").selectAll().execute(),
+    await app.db.selectFrom("moved_notices").selectAll().execute(),
+    await app.db.selectFrom("archives").selectAll().execute(),
+  ]);
+  t.notMatch(dump, PASSWORD, "not in the database");
+});
