@@ -23,7 +23,8 @@ import { movedSettingsCommand } from "./commands/moved-settings.js";
 import { importCommand, importStatusCommand } from "./commands/import.js";
 import { createImportService, IMPORT_JOB, type ImportService } from "./import/service.js";
 import { startAttachmentIntake } from "./import/attachments.js";
-import { moveAwayCommand, moveStatusCommand } from "./commands/move.js";
+import { moveAwayCommand, moveHereCommand, moveStatusCommand } from "./commands/move.js";
+import { createMoveHereService, MOVE_HERE_JOB, type MoveHereService } from "./move/here.js";
 import { createMoveAwayService, MOVE_AWAY_JOB, type MoveAwayService } from "./move/away.js";
 import { startMovedInbound } from "./moved/inbound.js";
 import type { Kysely } from "kysely";
@@ -39,6 +40,7 @@ export interface AppServices {
   exports: ExportService;
   imports: ImportService;
   moves: MoveAwayService;
+  movesHere: MoveHereService;
 }
 
 export interface App extends AppServices {
@@ -55,6 +57,7 @@ export const COMMANDS: CommandFactory[] = [
   exportStatusCommand,
   importCommand,
   importStatusCommand,
+  moveHereCommand,
   moveAwayCommand,
   moveStatusCommand,
   movedSettingsCommand,
@@ -89,7 +92,12 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   if (applied.length > 0) log.info({ applied, database: database.kind }, "database migrated");
   const db = database.db;
   const handlers: Record<string, JobHandler> = { ...(opts.jobHandlers ?? {}) };
-  const late: { exports?: ExportService; imports?: ImportService; moves?: MoveAwayService } = {};
+  const late: {
+    exports?: ExportService;
+    imports?: ImportService;
+    moves?: MoveAwayService;
+    here?: MoveHereService;
+  } = {};
   const jobs = createJobRunner({
     db,
     log: log.child({ part: "jobs" }),
@@ -99,6 +107,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
       if (job.kind === EXPORT_JOB) await late.exports?.finished(job, outcome);
       if (job.kind === IMPORT_JOB) await late.imports?.finished(job, outcome);
       if (job.kind === MOVE_AWAY_JOB) await late.moves?.finished(job, outcome);
+      if (job.kind === MOVE_HERE_JOB) await late.here?.finished(job, outcome);
     },
   });
   const exportService = createExportService({
@@ -126,6 +135,9 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   });
   late.moves = moveService;
   handlers[MOVE_AWAY_JOB] = (ctx) => moveService.run(ctx);
+  const hereService = createMoveHereService({ link, companion, db, config, log, wake: () => jobs.notify() });
+  late.here = hereService;
+  handlers[MOVE_HERE_JOB] = (ctx) => hereService.run(ctx);
   const services: AppServices = {
     config,
     log,
@@ -137,6 +149,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     exports: exportService,
     imports: importService,
     moves: moveService,
+    movesHere: hereService,
   };
 
   const commands = [...COMMANDS, ...(opts.commands ?? [])].map((f) => f(services));

@@ -5,6 +5,7 @@ import { FormError, renderTable } from "../adhoc/forms.js";
 import type { AppServices } from "../app.js";
 import { countActiveJobs, listJobs } from "../storage/jobs.js";
 import { MOVE_AWAY_JOB } from "../move/away.js";
+import { MOVE_HERE_JOB } from "../move/here.js";
 
 const BARE = /^[^@/\s]+@[^@/\s]+\.[^@/\s]+$|^[^@/\s]+@localhost$/;
 
@@ -69,6 +70,40 @@ export function moveStatusCommand(s: AppServices): Command {
           rows: rows.map((r) => ({ contact: r.contact_jid, status: r.status })),
         }),
       ]);
+    },
+  };
+}
+
+export function moveHereCommand(s: AppServices): Command {
+  return {
+    node: "move-here",
+    name: "Move here from my old account",
+    access: "user",
+    async start(ctx) {
+      return {
+        status: "executing",
+        action: "complete",
+        form: {
+          title: "Move here from another account",
+          instructions: [
+            `Brings contacts, profile, bookmarks, settings and message history from your old account into ${ctx.user}, publishes a moved notice there, and asks your contacts to follow you here.`,
+            "The password is used once to log in there and is never stored.",
+          ],
+          fields: [
+            { var: "old-jid", type: "jid-single", label: "Old address", required: true },
+            { var: "password", type: "text-private", label: "Password of the old account", required: true },
+          ],
+        },
+        async onSubmit(v, c) {
+          const oldJid = v.text("old-jid").trim().toLowerCase();
+          if (!BARE.test(oldJid)) throw new FormError("Old address must look like name@example.org");
+          if (oldJid === c.user) throw new FormError("That is this account");
+          if ((await countActiveJobs(s.db, c.user, MOVE_HERE_JOB)) > 0)
+            return failed("A move is already running.");
+          await s.movesHere.start(c.user, c.requester, oldJid, v.text("password"));
+          return completed(`Moving here from ${oldJid}. You will get a chat message when it is done.`);
+        },
+      };
     },
   };
 }

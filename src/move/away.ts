@@ -53,7 +53,7 @@ export interface MoveAwayService {
 }
 
 /** Logs in as the new account. SCRAM when offered; PLAIN only on a loopback endpoint or over TLS. */
-async function login(service: string, jid: string, password: string): Promise<Client> {
+export async function login(service: string, jid: string, password: string): Promise<Client> {
   const [local = "", domain = ""] = jid.split("@");
   const loopback = /^xmpp:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(service);
   const c = client({

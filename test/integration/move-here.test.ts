@@ -1,0 +1,117 @@
+// move-here end to end: the old account is on another VirtualHost reached as a client; its data is
+// imported here, the moved statement is published there, and the (local) contact's side applies the move.
+import t from "tap";
+import xml from "@xmpp/xml";
+import { startProsody, sleep } from "../harness/prosody.js";
+import { connectClient, type TestClient } from "../harness/clients.js";
+import { befriend, publish } from "../harness/populate.js";
+import { startTestApp } from "../harness/app.js";
+import { getRoster } from "../../src/account/roster.js";
+
+const NS_CMD = "http://jabber.org/protocol/commands";
+const COMPONENT = "portability.localhost";
+
+t.test("move-here: pull the old account, announce the move there, contacts follow", async (t) => {
+  t.setTimeout(240_000);
+  const prosody = await startProsody({ companion: true });
+  t.teardown(() => prosody.cleanup());
+  await prosody.register("dora", "example.test", "old-pw-123");
+  await prosody.register("erin", "localhost", "pw");
+  await prosody.register("dora", "localhost", "pw");
+  const app = await startTestApp(prosody, {
+    XMPP_CLIENT_SERVICES: `example.test=xmpp://127.0.0.1:${prosody.c2sPort}`,
+  });
+  t.teardown(() => app.stop());
+  await sleep(300);
+  const clients: TestClient[] = [];
+  t.teardown(async () => {
+    for (const c of clients) await c.stop();
+  });
+  const oldDora = await connectClient(prosody, "dora", "example.test", "old-pw-123");
+  const erin = await connectClient(prosody, "erin", "localhost", "pw");
+  clients.push(erin);
+  await befriend(oldDora, "dora@example.test", erin, "erin@localhost", "Erin", ["Climbing"]);
+  await publish(
+    oldDora,
+    "http://jabber.org/protocol/nick",
+    "current",
+    xml("nick", { xmlns: "http://jabber.org/protocol/nick" }, "Dora ⛰"),
+  );
+  for (let i = 0; i < 5; i++)
+    await oldDora.xmpp.send(
+      xml("message", { to: "erin@localhost", type: "chat" }, xml("body", {}, `belay ${i}`)),
+    );
+  await erin.waitFor((m) => m.getChildText("body") === "belay 4");
+  await sleep(200);
+  await oldDora.stop();
+
+  const dora = await connectClient(prosody, "dora", "localhost", "pw");
+  clients.push(dora);
+  const s1 = (
+    await dora.request(
+      xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node: "move-here" })),
+    )
+  ).getChild("command");
+  await dora.request(
+    xml(
+      "iq",
+      { type: "set", to: COMPONENT },
+      xml(
+        "command",
+        { xmlns: NS_CMD, node: "move-here", sessionid: s1?.attrs.sessionid, action: "complete" },
+        xml(
+          "x",
+          { xmlns: "jabber:x:data", type: "submit" },
+          xml("field", { var: "old-jid" }, xml("value", {}, "dora@example.test")),
+          xml("field", { var: "password" }, xml("value", {}, "old-pw-123")),
+        ),
+      ),
+    ),
+  );
+  const done = await dora.waitFor(
+    (m) =>
+      m.attrs.from === COMPONENT && /Moved here from dora@example\.test/.test(m.getChildText("body") ?? ""),
+    60_000,
+  );
+  t.match(done.getChildText("body"), /archive: 5 applied/);
+
+  const roster = await getRoster(app.link, "dora@localhost");
+  t.match(
+    roster.find((i) => i.jid === "erin@localhost"),
+    { name: "Erin", groups: ["Climbing"] },
+  );
+  const nick = await dora.request(
+    xml(
+      "iq",
+      { type: "get", to: "dora@localhost" },
+      xml(
+        "pubsub",
+        { xmlns: "http://jabber.org/protocol/pubsub" },
+        xml("items", { node: "http://jabber.org/protocol/nick" }),
+      ),
+    ),
+  );
+  t.match(nick.toString(), /Dora ⛰/);
+  const history = (await app.companion.readArchive("dora@localhost", { max: 50 })).items.filter((m) =>
+    /belay/.test(m.message.getChildText("body") ?? ""),
+  );
+  t.equal(history.length, 5);
+  t.equal(history[0]?.message.attrs.from?.split("/")[0], "dora@localhost", "old address remapped");
+
+  // Erin (local) gets a moved-tagged request from dora@localhost; her server side verifies and applies it.
+  await erin.waitFor(
+    (m) => m.attrs.from === COMPONENT && /moved to dora@localhost/.test(m.getChildText("body") ?? ""),
+    30_000,
+  );
+  await sleep(500);
+  const erinRoster = await getRoster(app.link, "erin@localhost");
+  t.match(
+    erinRoster.find((i) => i.jid === "dora@localhost"),
+    { subscription: /from|both/ },
+    "erin approved the new address",
+  );
+  t.notOk(
+    erinRoster.some((i) => i.jid === "dora@example.test"),
+    "old address retired",
+  );
+});
