@@ -161,7 +161,7 @@ export function createMoveHereService(deps: {
     },
     async run(ctx) {
       const job = ctx.job;
-      const oldJid = String(job.options.oldJid ?? "");
+      const oldJid = typeof job.options.oldJid === "string" ? job.options.oldJid : "";
       const password = passwords.get(job.id);
       if (!password)
         throw new JobFailure(
