@@ -547,3 +547,78 @@ t.test(
     t.pass("own password unchanged");
   },
 );
+
+t.test("a passphrase-encrypted export is imported with its passphrase, refused without it", async (t) => {
+  t.setTimeout(240_000);
+  const prosody = await startProsody({ companion: true });
+  t.teardown(() => prosody.cleanup());
+  for (const u of ["alice", "bob"]) await prosody.register(u, "localhost", "pw");
+  await prosody.register("carol", "example.test", "pw");
+  const alice = await connectClient(prosody, "alice", "localhost", "pw");
+  const bob = await connectClient(prosody, "bob", "localhost", "pw");
+  const carol = await connectClient(prosody, "carol", "example.test", "pw");
+  t.teardown(async () => {
+    for (const c of [alice, bob, carol]) await c.stop();
+  });
+  await populateAccount(alice, "alice@localhost", bob, "bob@localhost", { messages: 10 });
+  const app = await startTestApp(prosody);
+  t.teardown(() => app.stop());
+  const ex = await step(alice, "export");
+  await step(alice, "export", ex.attrs.sessionid, { passphrase: "tea at four" }, "complete");
+  const ready = await alice.waitFor(
+    (m) => m.attrs.from === COMPONENT && /is ready/.test(m.getChildText("body") ?? ""),
+    60_000,
+  );
+  t.match(ready.getChildText("body"), /encrypted with your passphrase/);
+  const file = new Uint8Array(
+    await (
+      await fetch(fixUrl(ready.getChild("x", "jabber:x:oob")?.getChildText("url") as string, app))
+    ).arrayBuffer(),
+  );
+  t.equal(Buffer.from(file.subarray(0, 8)).toString("latin1"), "XAPENC1\n", "the download is encrypted");
+  t.notOk(
+    JSON.stringify(await app.db.selectFrom("jobs").selectAll().execute()).includes("tea at four"),
+    "passphrase not stored",
+  );
+
+  t.equal((await upload(carol, app, file)).status, 200);
+  const s1 = await step(carol, "import");
+  const source =
+    s1
+      .getChild("x")
+      ?.getChildren("field")
+      .find((f) => f.attrs.var === "source")
+      ?.getChildText("value") ?? "";
+  const without = await step(carol, "import", s1.attrs.sessionid, { source }, "next");
+  t.equal(without.attrs.status, "completed");
+  t.match(without.getChildText("note"), /encrypted: a passphrase is needed/);
+  const s2 = await step(carol, "import");
+  const wrong = await step(carol, "import", s2.attrs.sessionid, { source, passphrase: "coffee" }, "next");
+  t.match(wrong.getChildText("note"), /wrong passphrase/);
+  const s3 = await step(carol, "import");
+  const preview = await step(
+    carol,
+    "import",
+    s3.attrs.sessionid,
+    { source, passphrase: "tea at four" },
+    "next",
+  );
+  t.equal(preview.attrs.status, "executing");
+  await carol.request(
+    xml(
+      "iq",
+      { type: "set", to: COMPONENT },
+      xml("command", {
+        xmlns: NS_CMD,
+        node: "import",
+        sessionid: preview.attrs.sessionid,
+        action: "complete",
+      }),
+    ),
+  );
+  const done = await carol.waitFor(
+    (m) => m.attrs.from === COMPONENT && /finished/.test(m.getChildText("body") ?? ""),
+    60_000,
+  );
+  t.match(done.getChildText("body"), /archive: 10 applied/);
+});
