@@ -1,4 +1,4 @@
-// move-away / move-status: move this account to a new address on another server (XEP-0283).
+// move-away / move-here / move-status: move an account between servers (XEP-0283).
 import type { Command } from "../adhoc/command.js";
 import { completed, failed } from "../adhoc/command.js";
 import { FormError, renderTable } from "../adhoc/forms.js";
@@ -9,41 +9,87 @@ import { MOVE_HERE_JOB } from "../move/here.js";
 
 const BARE = /^[^@/\s]+@[^@/\s]+\.[^@/\s]+$|^[^@/\s]+@localhost$/;
 
-export function moveAwayCommand(s: AppServices): Command {
-  return {
-    node: "move-away",
-    name: "Move to a new account",
+interface MoveSpec {
+  node: string;
+  name: string;
+  jobKind: string;
+  /** The other account's field and label ("new" or "old"). */
+  other: "new" | "old";
+  instructions: (user: string) => string;
+  started: (other: string) => string;
+  start: (
+    s: AppServices,
+    user: string,
+    requester: string,
+    other: string,
+    password: string,
+  ) => Promise<string>;
+}
+
+/** move-away and move-here share one form: the other account's address and its password (never stored). */
+function moveCommand(spec: MoveSpec): (s: AppServices) => Command {
+  const field = `${spec.other}-jid`;
+  const Other = spec.other === "new" ? "New" : "Old";
+  return (s) => ({
+    node: spec.node,
+    name: spec.name,
     access: "user",
     async start(ctx) {
       return {
         status: "executing",
         action: "complete",
         form: {
-          title: "Move to a new account",
+          title: spec.name,
           instructions: [
-            `Copies your contacts, profile, bookmarks and settings from ${ctx.user} to your new account, tells your contacts you moved, and asks them to follow you.`,
+            spec.instructions(ctx.user),
             "The password is used once to log in there and is never stored.",
           ],
           fields: [
-            { var: "new-jid", type: "jid-single", label: "New address", required: true },
-            { var: "password", type: "text-private", label: "Password of the new account", required: true },
+            { var: field, type: "jid-single", label: `${Other} address`, required: true },
+            {
+              var: "password",
+              type: "text-private",
+              label: `Password of the ${spec.other} account`,
+              required: true,
+            },
           ],
         },
         async onSubmit(v, c) {
-          const newJid = v.text("new-jid").trim().toLowerCase();
-          if (!BARE.test(newJid)) throw new FormError("New address must look like name@example.org");
-          if (newJid === c.user) throw new FormError("That is this account");
-          if ((await countActiveJobs(s.db, c.user, MOVE_AWAY_JOB)) > 0)
+          const other = v.text(field).trim().toLowerCase();
+          if (!BARE.test(other)) throw new FormError(`${Other} address must look like name@example.org`);
+          if (other === c.user) throw new FormError("That is this account");
+          if ((await countActiveJobs(s.db, c.user, spec.jobKind)) > 0)
             return failed("A move is already running.");
-          await s.moves.start(c.user, c.requester, newJid, v.text("password"));
-          return completed(
-            `Moving to ${newJid}. You will get a chat message when your contacts have been asked to follow you.`,
-          );
+          await spec.start(s, c.user, c.requester, other, v.text("password"));
+          return completed(spec.started(other));
         },
       };
     },
-  };
+  });
 }
+
+export const moveAwayCommand = moveCommand({
+  node: "move-away",
+  name: "Move to a new account",
+  jobKind: MOVE_AWAY_JOB,
+  other: "new",
+  instructions: (user) =>
+    `Copies your contacts, profile, bookmarks and settings from ${user} to your new account, tells your contacts you moved, and asks them to follow you.`,
+  started: (other) =>
+    `Moving to ${other}. You will get a chat message when your contacts have been asked to follow you.`,
+  start: (s, user, requester, other, password) => s.moves.start(user, requester, other, password),
+});
+
+export const moveHereCommand = moveCommand({
+  node: "move-here",
+  name: "Move here from my old account",
+  jobKind: MOVE_HERE_JOB,
+  other: "old",
+  instructions: (user) =>
+    `Brings contacts, profile, bookmarks, settings and message history from your old account into ${user}, publishes a moved notice there, and asks your contacts to follow you here.`,
+  started: (other) => `Moving here from ${other}. You will get a chat message when it is done.`,
+  start: (s, user, requester, other, password) => s.movesHere.start(user, requester, other, password),
+});
 
 export function moveStatusCommand(s: AppServices): Command {
   return {
@@ -70,40 +116,6 @@ export function moveStatusCommand(s: AppServices): Command {
           rows: rows.map((r) => ({ contact: r.contact_jid, status: r.status })),
         }),
       ]);
-    },
-  };
-}
-
-export function moveHereCommand(s: AppServices): Command {
-  return {
-    node: "move-here",
-    name: "Move here from my old account",
-    access: "user",
-    async start(ctx) {
-      return {
-        status: "executing",
-        action: "complete",
-        form: {
-          title: "Move here from another account",
-          instructions: [
-            `Brings contacts, profile, bookmarks, settings and message history from your old account into ${ctx.user}, publishes a moved notice there, and asks your contacts to follow you here.`,
-            "The password is used once to log in there and is never stored.",
-          ],
-          fields: [
-            { var: "old-jid", type: "jid-single", label: "Old address", required: true },
-            { var: "password", type: "text-private", label: "Password of the old account", required: true },
-          ],
-        },
-        async onSubmit(v, c) {
-          const oldJid = v.text("old-jid").trim().toLowerCase();
-          if (!BARE.test(oldJid)) throw new FormError("Old address must look like name@example.org");
-          if (oldJid === c.user) throw new FormError("That is this account");
-          if ((await countActiveJobs(s.db, c.user, MOVE_HERE_JOB)) > 0)
-            return failed("A move is already running.");
-          await s.movesHere.start(c.user, c.requester, oldJid, v.text("password"));
-          return completed(`Moving here from ${oldJid}. You will get a chat message when it is done.`);
-        },
-      };
     },
   };
 }
