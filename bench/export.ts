@@ -1,40 +1,18 @@
 // Export benchmark: the component exporting a 50,000-message account (companion module, gzip, Postgres
 // staging) against a plain client paging its own MAM archive, measured in the same run on loopback.
 // Usage: npm run bench:export [-- --messages N]
-import { writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import xml from "@xmpp/xml";
 import { startProsody } from "../test/harness/prosody.js";
 import { connectClient } from "../test/harness/clients.js";
 import { startTestApp } from "../test/harness/app.js";
+import { seedArchive } from "./lib/seed-archive.js";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 }
 const N = arg("messages", 50_000);
-
-/** Writes Prosody's internal archive list directly: populating through c2s would dominate the run. */
-async function seedArchive(dataDir: string, user: string, peer: string, n: number): Promise<void> {
-  const lines: string[] = [];
-  const t0 = Math.floor(Date.now() / 1000) - n;
-  for (let i = 0; i < n; i++) {
-    const out = i % 2 === 0;
-    const [from, to] = out
-      ? [`${user}@localhost/phone`, `${peer}@localhost`]
-      : [`${peer}@localhost/pc`, `${user}@localhost`];
-    const when = t0 + i;
-    const stamp = new Date(when * 1000).toISOString().replace(/\.\d+Z$/, "Z");
-    lines.push(
-      `item({{"benchmark message ${i}: the quick brown fox jumps over the lazy dog";["attr"]={};["name"]="body";};` +
-        `["when"]=${when};["attr"]={["to"]="${to}";["from"]="${from}";["type"]="chat";["stamp"]="${stamp}";["id"]="b${i}";};` +
-        `["name"]="message";["key"]="k${i.toString(36).padStart(8, "0")}";["with"]="${peer}@localhost";});`,
-    );
-  }
-  const dir = path.join(dataDir, "localhost", "archive");
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, `${user}.list`), `${lines.join("\n")}\n`);
-}
 
 const prosody = await startProsody({ companion: true });
 try {

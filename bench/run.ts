@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark, one after another.
 import { execFileSync } from "node:child_process";
 
-for (const script of ["bench/codec.ts", "bench/export.ts"]) {
+for (const script of ["bench/codec.ts", "bench/export.ts", "bench/moved.ts"]) {
   console.log(`\n## ${script}\n`);
   execFileSync(process.execPath, ["--import", "tsx", script, ...process.argv.slice(2)], { stdio: "inherit" });
 }
