@@ -87,7 +87,11 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   });
   const privileges = createPrivilegeRegistry(link);
   const companion = createCompanionClient(link);
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    onConnectionLost: (err) => log.warn({ err: { message: err.message } }, "database connection lost"),
+  });
   const applied = await migrateToLatest(database.db);
   if (applied.length > 0) log.info({ applied, database: database.kind }, "database migrated");
   const db = database.db;

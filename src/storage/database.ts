@@ -16,6 +16,8 @@ export interface DatabaseOptions {
   databaseUrl?: string | undefined;
   /** Where PGlite keeps its files; ":memory:" keeps nothing (tests). */
   dataDir: string;
+  /** Told when Postgres drops an idle pooled connection (restart, admin command); the pool reconnects. */
+  onConnectionLost?: (err: Error) => void;
 }
 
 // bigint (int8) as string by default in pg; our sizes fit a JS number comfortably.
@@ -24,6 +26,9 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 export async function openDatabase(o: DatabaseOptions): Promise<OpenedDatabase> {
   if (o.databaseUrl) {
     const pool = new pg.Pool({ connectionString: o.databaseUrl, max: 10 });
+    // An idle client killed by the server makes the pool emit 'error'; unheard, that would crash the
+    // process. The pool discards that client and opens a new one on the next query.
+    pool.on("error", (err) => o.onConnectionLost?.(err));
     // Fail fast with a clear message rather than on the first query.
     try {
       const client = await pool.connect();
