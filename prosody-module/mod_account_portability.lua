@@ -6,13 +6,17 @@
 --   get <archive-query user after? max? start? end?/>  -> <archive-page complete last?> <result xmlns=mam:2/>* </archive-page>
 --   set <archive-append user> <result xmlns=mam:2 id>…</result>* </archive-append> -> <archive-appended added skipped/>
 --   set <presence-as user to type> payload* </presence-as>                       -> empty result
---   -> component: <message from=host><moved-subscribe user><presence xmlns=jabber:client …/></moved-subscribe></message>
+--   set <apply-move user new old subscribe-back?> <name/>? <group/>* </apply-move> -> <move-applied/>
+--   -> component: <message from=host><moved-subscribe user><presence xmlns=jabber:client …/>
+--                   <roster-item jid subscription name?><group/>*</roster-item>*</moved-subscribe></message>
 -- Anything from another entity gets auth/forbidden. Delivery of the original stanzas is never changed.
 
 local st = require "util.stanza";
 local jid = require "util.jid";
 local datetime = require "util.datetime";
 local usermanager = require "core.usermanager";
+local rostermanager = require "core.rostermanager";
+local storagemanager = require "core.storagemanager";
 
 local NS = "urn:xmpp-account-portability:companion:0";
 local NS_MAM = "urn:xmpp:mam:2";
@@ -23,7 +27,14 @@ local NS_MOVED = "urn:xmpp:moved:1";
 local component = module:get_option_string("account_portability_component");
 local max_page = module:get_option_number("account_portability_max_page", 500);
 local max_append = module:get_option_number("account_portability_max_append", 500);
-local archive = module:open_store(module:get_option_string("archive_store", "archive"), "archive");
+local archive_store_name = module:get_option_string("archive_store", "archive");
+local archive = module:open_store(archive_store_name, "archive");
+-- Prosody's internal archive driver loads a user's whole list for every query, so paging an export
+-- page by page would reload it once per page and stall the server each time. On that driver we keep
+-- the export's iterator between pages instead (see archive-query).
+local _, archive_driver = storagemanager.get_driver(module.host, archive_store_name);
+local keep_cursors = archive_driver == "internal";
+local cursor_ttl = module:get_option_number("account_portability_cursor_ttl", 120);
 
 if not component then
 	module:log("warn", "account_portability_component is not set: every request will be refused");
@@ -38,6 +49,19 @@ local function from_component(origin, stanza)
 		and stanza.attr.from ~= nil
 		and jid.bare(stanza.attr.from) == component;
 end
+
+-- Replies to the component can be large (rosters, archive pages). With Nagle on, the tail of each
+-- waits for the component's delayed ACK: ~40 ms per reply. Turn it off for this one stream.
+local function tune_component_stream(event)
+	local origin = event.origin;
+	if origin.portability_nodelay or not from_component(origin, event.stanza) then return; end
+	origin.portability_nodelay = true;
+	if origin.conn and origin.conn.setoption then
+		origin.conn:setoption("tcp-nodelay", true);
+	end
+end
+module:hook("iq/host", tune_component_stream, 1000);
+module:hook("iq/bare", tune_component_stream, 1000);
 
 -- Common checks; returns the request element and username, or sends an error and returns nil.
 local function accept(event)
@@ -62,22 +86,59 @@ local function parse_time(s)
 	return datetime.parse(s);
 end
 
+-- Open export cursors on the internal driver, keyed by user and the last key handed out.
+local cursors = {};
+
+local function take_cursor(username, req)
+	if not keep_cursors or not req.attr.after then return nil; end
+	local key = username .. "\0" .. req.attr.after .. "\0" .. (req.attr.start or "") .. "\0" .. (req.attr["end"] or "");
+	local c = cursors[key];
+	cursors[key] = nil;
+	if c and c.expires >= os.time() then
+		c.fresh = false;
+		return c;
+	end
+	return nil;
+end
+
+local function keep_cursor(username, req, c, last)
+	local now = os.time();
+	for k, old in pairs(cursors) do
+		if old.expires < now then cursors[k] = nil; end
+	end
+	local key = username .. "\0" .. last .. "\0" .. (req.attr.start or "") .. "\0" .. (req.attr["end"] or "");
+	c.expires = now + cursor_ttl;
+	cursors[key] = c;
+end
+
 module:hook("iq-get/host/" .. NS .. ":archive-query", function(event)
 	local origin, stanza = event.origin, event.stanza;
 	local req, username = accept(event);
 	if not req then return true; end
 	local max = math.max(1, math.min(tonumber(req.attr.max) or 100, max_page));
-	local query = { limit = max + 1, after = req.attr.after, start = parse_time(req.attr.start), ["end"] = parse_time(req.attr["end"]) };
-	local iter, err = archive:find(username, query);
-	if not iter then
-		local cond = err == "item-not-found" and "item-not-found" or "internal-server-error";
-		origin.send(st.error_reply(stanza, "cancel", cond, tostring(err)));
-		return true;
+	local c = take_cursor(username, req);
+	if not c then
+		-- With kept cursors the query is open-ended: one load serves every page of the export.
+		local query = { limit = (not keep_cursors) and (max + 1) or nil, after = req.attr.after,
+			start = parse_time(req.attr.start), ["end"] = parse_time(req.attr["end"]) };
+		local iter, err = archive:find(username, query);
+		if not iter then
+			local cond = err == "item-not-found" and "item-not-found" or "internal-server-error";
+			origin.send(st.error_reply(stanza, "cancel", cond, tostring(err)));
+			return true;
+		end
+		c = { iter = iter, fresh = true };
+	end
+	local function next_item()
+		local p = c.peeked;
+		if p then c.peeked = nil; return p[1], p[2], p[3]; end
+		return c.iter();
 	end
 	local page = st.stanza("page-placeholder");
-	local n, last, complete = 0, nil, true;
-	for key, item, when in iter do
-		if n >= max then complete = false; break; end
+	local n, last = 0, nil;
+	while n < max do
+		local key, item, when = next_item();
+		if key == nil then break; end
 		n = n + 1;
 		last = key;
 		item.attr.xmlns = "jabber:client";
@@ -88,6 +149,21 @@ module:hook("iq-get/host/" .. NS .. ":archive-query", function(event)
 			:up()
 		:up();
 	end
+	-- One item of look-ahead tells whether the archive goes on after this page.
+	local complete = true;
+	if n == max then
+		local key, item, when = next_item();
+		if key ~= nil then
+			complete = false;
+			if keep_cursors then
+				c.peeked = { key, item, when };
+				keep_cursor(username, req, c, last);
+			end
+		end
+	end
+	-- A kept cursor is a snapshot from its first page: when it runs dry, one fresh query after `last`
+	-- picks up whatever was archived during the export.
+	if complete and not c.fresh and last then complete = false; end
 	local reply = st.reply(stanza):tag("archive-page", { xmlns = NS, complete = complete and "true" or "false", last = last });
 	for _, child in ipairs(page.tags) do reply:add_child(child); end
 	origin.send(reply);
@@ -168,16 +244,103 @@ module:hook("iq-set/host/" .. NS .. ":presence-as", function(event)
 	return true;
 end);
 
--- A copy of every inbound moved subscribe to a local user goes to the component; delivery continues.
+-- XEP-0283 for a local user, applied in one step once the component has verified the notice: approve
+-- the new contact with the old one's name and groups, subscribe back when the old contact was 'both',
+-- revoke and remove the old contact. The roster is changed and saved once (each save rewrites the whole
+-- roster on internal storage), and the preconditions are checked again here, atomically, so a duplicate
+-- or stale request changes nothing. The presences then go out as mod_presence would send them.
+local function route_available(username, to, ptype)
+	local user_sessions = prosody.hosts[module.host].sessions[username];
+	if not user_sessions then return; end
+	for _, session in pairs(user_sessions.sessions) do
+		if session.presence then
+			local p = ptype and st.presence({ type = ptype }) or st.clone(session.presence);
+			p.attr.from, p.attr.to = session.full_jid, to;
+			module:send(p);
+		end
+	end
+end
+
+module:hook("iq-set/host/" .. NS .. ":apply-move", function(event)
+	local origin, stanza = event.origin, event.stanza;
+	local req, username = accept(event);
+	if not req then return true; end
+	local new, old = req.attr.new and jid.prep(req.attr.new), req.attr.old and jid.prep(req.attr.old);
+	if not new or not old or jid.resource(new) or jid.resource(old) or new == old then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "need bare 'new' and 'old' JIDs"));
+		return true;
+	end
+	local user = username .. "@" .. module.host;
+	local roster = rostermanager.load_roster(username, module.host);
+	local old_item, pending = roster[old], roster[false].pending;
+	local refuse;
+	if not old_item or (old_item.subscription ~= "from" and old_item.subscription ~= "both") then
+		refuse = "old-not-subscribed";
+	elseif not pending[new] then
+		refuse = "no-pending-request";
+	end
+	if refuse then
+		origin.send(st.error_reply(stanza, "cancel", "conflict", refuse));
+		return true;
+	end
+	local item = roster[new] or { subscription = "none" };
+	item.name = req:get_child_text("name");
+	item.groups = {};
+	for group in req:childtags("group") do item.groups[group:get_text()] = true; end
+	item.subscription = (item.subscription == "to" or item.subscription == "both") and "both" or "from";
+	local subscribe_back = old_item.subscription == "both" and item.subscription == "from";
+	if subscribe_back then item.ask = "subscribe"; end
+	pending[new] = nil;
+	roster[new] = item;
+	roster[old] = nil;
+	local ok, err = rostermanager.save_roster(username, module.host, roster);
+	if not ok then
+		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "roster save failed: " .. tostring(err)));
+		return true;
+	end
+	rostermanager.roster_push(username, module.host, new);
+	rostermanager.roster_push(username, module.host, old);
+	module:send(st.presence({ from = user, to = new, type = "subscribed" }));
+	route_available(username, new);
+	if item.subscription == "both" then
+		module:send(st.presence({ from = user, to = new, type = "probe" }));
+	end
+	if subscribe_back then
+		module:send(st.presence({ from = user, to = new, type = "subscribe" }));
+	end
+	module:send(st.presence({ from = user, to = old, type = "unsubscribed" }));
+	route_available(username, old, "unavailable");
+	origin.send(st.reply(stanza):tag("move-applied", { xmlns = NS, ["subscribed-back"] = subscribe_back and "true" or "false" }));
+	return true;
+end);
+
+local function roster_item_element(contact, item)
+	local el = st.stanza("roster-item", { jid = contact, subscription = item.subscription or "none",
+		name = item.name, ask = item.ask });
+	for group in pairs(item.groups or {}) do el:text_tag("group", group); end
+	return el;
+end
+
+-- A copy of every inbound moved subscribe to a local user goes to the component, with the user's roster
+-- entries for the sender and the claimed old address (so verification needs no roster fetch); delivery
+-- continues. Priority: after mod_blocklist (100) drops blocked senders, before mod_presence (0).
 module:hook("presence/bare", function(event)
 	local stanza = event.stanza;
 	if component == nil or stanza.attr.type ~= "subscribe" then return; end
-	if not stanza:get_child("moved", NS_MOVED) then return; end
+	local moved = stanza:get_child("moved", NS_MOVED);
+	if not moved then return; end
 	local node, host = jid.split(stanza.attr.to);
-	if not node or host ~= module.host then return; end
+	if not node or host ~= module.host or not usermanager.user_exists(node, host) then return; end
 	local copy = st.clone(stanza);
 	copy.attr.xmlns = "jabber:client";
-	module:send(st.message({ from = module.host, to = component })
+	local wrap = st.message({ from = module.host, to = component })
 		:tag("moved-subscribe", { xmlns = NS, user = node })
-			:add_child(copy));
-end, 100);
+			:add_child(copy);
+	local roster = rostermanager.load_roster(node, host);
+	local contacts = { jid.bare(stanza.attr.from), jid.prep(moved:get_child_text("old-jid") or "") };
+	for _, contact in ipairs(contacts) do
+		local item = contact and roster[contact];
+		if item then wrap:add_child(roster_item_element(contact, item)); end
+	end
+	module:send(wrap);
+end, 50);

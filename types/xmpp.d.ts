@@ -103,6 +103,8 @@ declare module "@xmpp/component" {
     iqCaller: IqCaller;
     middleware: Middleware;
     reconnect: Reconnect;
+    /** The TCP socket while connected (a net.Socket for xmpp:// services). */
+    socket: { setNoDelay?(noDelay?: boolean): unknown } | null;
     start(): Promise<unknown>;
     stop(): Promise<unknown>;
     send(el: Element): Promise<void>;

@@ -3,7 +3,9 @@
 //   get <archive-query user after? max? start? end?/>  → <archive-page complete last?> <result xmlns=mam:2>… </archive-page>
 //   set <archive-append user> <result id><forwarded><delay stamp/><message/></forwarded></result>… → <archive-appended added skipped/>
 //   set <presence-as user to type> payload* </presence-as>
-//   moved notices arrive as <message from=host><moved-subscribe xmlns=NS user><presence xmlns=jabber:client…/></moved-subscribe></message>
+//   set <apply-move user new old> <name/>? <group/>* </apply-move> → <move-applied subscribed-back/>, or conflict + reason
+//   moved notices arrive as <message from=host><moved-subscribe xmlns=NS user><presence xmlns=jabber:client…/>
+//     <roster-item jid subscription name? ask?><group/>*</roster-item>*</moved-subscribe></message>
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import { cloneElement } from "../xmpp/xml-util.js";
@@ -18,9 +20,15 @@ import {
   NS_MOVED,
 } from "../xmpp/namespaces.js";
 import { asStanzaError, XmppStanzaError } from "../xmpp/stanza-error.js";
-import type { ArchivedMessage } from "./model.js";
-import type { ArchivePage, CompanionClient, MovedSubscribe } from "./companion-api.js";
+import type { ArchivedMessage, RosterItem } from "./model.js";
+import {
+  MoveNotApplicable,
+  type ArchivePage,
+  type CompanionClient,
+  type MovedSubscribe,
+} from "./companion-api.js";
 import { parseMamResult } from "./mam.js";
+import { parseRosterItem } from "./roster.js";
 
 function hostOf(jid: string): string {
   return jid.slice(jid.indexOf("@") + 1);
@@ -125,6 +133,28 @@ export function createCompanionClient(link: XmppLink): CompanionClient {
       );
     },
 
+    async applyMove(user, move) {
+      try {
+        const res = await call(
+          user,
+          "set",
+          xml(
+            "apply-move",
+            { xmlns: NS_COMPANION, user: localOf(user), new: move.newJid, old: move.oldJid },
+            move.name ? xml("name", {}, move.name) : null,
+            move.groups.map((g) => xml("group", {}, g)),
+          ),
+          20_000,
+        );
+        const done = res.getChild("move-applied", NS_COMPANION);
+        return { subscribedBack: done?.attrs["subscribed-back"] === "true" };
+      } catch (err) {
+        if (err instanceof XmppStanzaError && err.condition === "conflict")
+          throw new MoveNotApplicable(err.text ?? "conflict");
+        throw err;
+      }
+    },
+
     onMovedSubscribe(listener) {
       return link.onStanza((el) => {
         if (el.name !== "message") return;
@@ -138,11 +168,19 @@ export function createCompanionClient(link: XmppLink): CompanionClient {
         const user = (presence.attrs.to ?? "").split("/")[0]?.toLowerCase() ?? "";
         const sender = (presence.attrs.from ?? "").split("/")[0]?.toLowerCase() ?? "";
         if (hostOf(user) !== from || !sender) return;
+        const oldJid = moved.getChildText("old-jid")?.trim() ?? "";
+        const items = wrap
+          .getChildren("roster-item", NS_COMPANION)
+          .map(parseRosterItem)
+          .filter((i): i is RosterItem => i !== null);
+        const itemFor = (jid: string) => items.find((i) => i.jid.toLowerCase() === jid.toLowerCase());
         const notice: MovedSubscribe = {
           user,
           from: sender,
-          oldJid: moved.getChildText("old-jid")?.trim() ?? "",
+          oldJid,
           presence,
+          senderItem: itemFor(sender),
+          oldItem: oldJid ? itemFor(oldJid) : undefined,
         };
         listener(notice);
       });

@@ -1,18 +1,19 @@
 // Inbound XEP-0283 notices for local users (server side, XEP-0283 §4.3): the companion module forwards
-// every moved-tagged subscribe; we rate-limit per sender domain, deduplicate (Prosody re-sends pending
-// subscribes), verify against the user's roster and the old account's statement, then act per the
-// user's setting. Every notice and decision is recorded. Nothing changes unless verification passes.
+// every moved-tagged subscribe with the user's roster entries for both addresses; we deduplicate
+// (Prosody re-sends pending subscribes), verify against those entries and the old account's statement,
+// then act per the user's setting, applying the move in one step in the module. Every notice and
+// decision is recorded; sender domains that keep failing verification are rate-limited. Nothing
+// changes unless verification passes.
 import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import type { Logger } from "../log/logger.js";
 import type { XmppLink } from "../xmpp/link.js";
-import { sendChat } from "../xmpp/chat.js";
-import type { CompanionClient, MovedSubscribe } from "../account/companion-api.js";
-import { getRoster, removeRosterItem, setRosterItem } from "../account/roster.js";
+import { MoveNotApplicable, type CompanionClient, type MovedSubscribe } from "../account/companion-api.js";
 import { fetchMovedStatement } from "../account/moved-statement.js";
 import type { Database, MovedMode } from "../storage/schema.js";
 import { REJECTION_TEXT, normaliseBare, precheck, verify } from "./verify.js";
 import { RateLimiter } from "./rate-limit.js";
+import { createMoveMessenger } from "./user-messages.js";
 
 export interface InboundDeps {
   link: XmppLink;
@@ -21,6 +22,8 @@ export interface InboundDeps {
   log: Logger;
   hosts: string[];
   limiter?: RateLimiter;
+  /** How long to wait for more moves before telling the user (tests shorten it). */
+  messageQuietMs?: number;
 }
 
 export type NoticeStatus = "applied" | "rejected" | "ignored" | "asked" | "rate-limited" | "failed";
@@ -77,11 +80,27 @@ async function decide(
     .execute();
 }
 
-export function startMovedInbound(deps: InboundDeps): () => void {
+export interface MovedInbound {
+  /** Stops listening and sends the user messages still waiting. */
+  stop(): Promise<void>;
+}
+
+export function startMovedInbound(deps: InboundDeps): MovedInbound {
   const limiter = deps.limiter ?? new RateLimiter({ burst: 20, perMinute: 60 });
   const hosts = new Set(deps.hosts);
-  // One notice at a time per user: duplicates and concurrent moves must not interleave roster edits.
+  const messenger = createMoveMessenger(deps.link, {
+    ...(deps.messageQuietMs !== undefined ? { quietMs: deps.messageQuietMs } : {}),
+    onError: (err) => deps.log.warn({ err }, "could not tell the user about a move"),
+  });
+  // One notice at a time per (user, sender): Prosody re-sends pending subscribes, and those duplicates
+  // must see the first one's decision. Notices about different contacts run side by side; the module
+  // applies each move atomically, so they cannot interleave roster edits.
   const queues = new Map<string, Promise<void>>();
+
+  async function reject(n: MovedSubscribe, oldJid: string, reason: string): Promise<void> {
+    limiter.charge(domainOf(n.from));
+    await decide(deps.db, n, oldJid, "rejected", reason);
+  }
 
   async function handle(n: MovedSubscribe): Promise<void> {
     const log = deps.log.child({ user: n.user, from: n.from });
@@ -93,53 +112,51 @@ export function startMovedInbound(deps: InboundDeps): () => void {
     }
     const mode = await movedMode(deps.db, n.user);
     if (mode === "off") return decide(deps.db, n, oldJid, "ignored", "moved handling is off for this user");
-    const roster = await getRoster(deps.link, n.user);
-    const oldItem = roster.find((i) => normaliseBare(i.jid) === oldJid);
-    const newItem = roster.find((i) => normaliseBare(i.jid) === n.from);
-    const pre = precheck({ from: n.from, oldJid, oldItem, newItem });
+    const facts = { from: n.from, oldJid, oldItem: n.oldItem, newItem: n.senderItem };
+    const pre = precheck(facts);
     if (pre) {
       log.info({ reason: pre }, "moved notice not applicable");
-      return decide(deps.db, n, oldJid, "rejected", pre);
+      return reject(n, oldJid, pre);
     }
     const statement = await fetchMovedStatement(deps.link, n.user, oldJid);
-    const verdict = verify({ user: n.user, from: n.from, oldJid, oldItem, newItem, statement });
+    const verdict = verify({ user: n.user, ...facts, statement });
     if (!verdict.ok) {
       log.info({ reason: verdict.reason }, "moved notice failed verification");
-      return decide(deps.db, n, oldJid, "rejected", verdict.reason);
+      return reject(n, oldJid, verdict.reason);
     }
-    const label = oldItem?.name ? `${oldItem.name} (${oldJid})` : oldJid;
+    const line = { label: n.oldItem?.name ? `${n.oldItem.name} (${oldJid})` : oldJid, newJid: n.from };
     if (mode === "ask") {
       await decide(deps.db, n, oldJid, "asked");
-      await sendChat(
-        deps.link,
-        n.user,
-        `${label} says they moved to ${n.from}, and their old account confirms it. Approve the subscription request from ${n.from} in your app to keep in touch.`,
-      );
+      messenger.add(n.user, "asked", line);
       return;
     }
-    const plan = verdict.plan;
-    await setRosterItem(deps.link, n.user, plan.newItem);
-    await deps.companion.sendPresence(n.user, n.from, "subscribed");
-    if (plan.subscribeBack) await deps.companion.sendPresence(n.user, n.from, "subscribe");
-    await deps.companion.sendPresence(n.user, plan.retire, "unsubscribed");
-    await removeRosterItem(deps.link, n.user, plan.retire);
+    const { newItem, retire } = verdict.plan;
+    try {
+      await deps.companion.applyMove(n.user, {
+        newJid: newItem.jid,
+        oldJid: retire,
+        groups: newItem.groups,
+        ...(newItem.name ? { name: newItem.name } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof MoveNotApplicable)) throw err;
+      log.info({ reason: err.reason }, "moved notice no longer applicable");
+      return decide(deps.db, n, oldJid, "rejected", err.reason);
+    }
     await decide(deps.db, n, oldJid, "applied");
     log.info("moved contact applied");
-    await sendChat(
-      deps.link,
-      n.user,
-      `Your contact ${label} moved to ${n.from}. I approved the new address, kept the name and groups, and removed the old address from your contacts.`,
-    );
+    messenger.add(n.user, "applied", line);
   }
 
   const off = deps.companion.onMovedSubscribe((n) => {
-    if (!hosts.has(n.user.slice(n.user.indexOf("@") + 1))) return;
-    const senderDomain = n.from.slice(n.from.indexOf("@") + 1);
-    if (!limiter.take(senderDomain)) {
+    if (!hosts.has(domainOf(n.user))) return;
+    const senderDomain = domainOf(n.from);
+    if (!limiter.allows(senderDomain)) {
       deps.log.warn({ domain: senderDomain }, "moved notices rate-limited");
       return;
     }
-    const prev = queues.get(n.user) ?? Promise.resolve();
+    const key = `${n.user} ${n.from}`;
+    const prev = queues.get(key) ?? Promise.resolve();
     const next = prev
       .then(() => handle(n))
       .catch(async (err: unknown) => {
@@ -152,12 +169,22 @@ export function startMovedInbound(deps: InboundDeps): () => void {
           err instanceof Error ? err.message : "error",
         ).catch(() => undefined);
       });
-    queues.set(n.user, next);
+    queues.set(key, next);
     void next.finally(() => {
-      if (queues.get(n.user) === next) queues.delete(n.user);
+      if (queues.get(key) === next) queues.delete(key);
     });
   });
-  return off;
+  return {
+    async stop() {
+      off();
+      await Promise.all(queues.values());
+      await messenger.flush();
+    },
+  };
+}
+
+function domainOf(jid: string): string {
+  return jid.slice(jid.indexOf("@") + 1);
 }
 
 export { REJECTION_TEXT };

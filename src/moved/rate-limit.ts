@@ -1,5 +1,7 @@
-// Token bucket per key (sender domain): a flood of forged moved notices from one domain costs the
-// server at most `burst` PEP fetches, then `perMinute`.
+// Token bucket per key (sender domain), charged only for notices that fail verification: a domain
+// sending forged or stale notices costs at most `burst` roster reads and PEP fetches, then `perMinute`,
+// while genuine moves (a whole provider closing down) are never throttled. Dropping a notice loses
+// nothing: the user's client still receives the subscription request.
 export interface RateLimiterOptions {
   burst: number;
   perMinute: number;
@@ -16,8 +18,7 @@ export class RateLimiter {
     this.now = o.now ?? Date.now;
   }
 
-  /** Takes one token for `key`; false when the key is over its rate. */
-  take(key: string): boolean {
+  private bucket(key: string): { tokens: number; at: number } {
     const now = this.now();
     const refill = this.o.perMinute / 60_000;
     const b = this.buckets.get(key) ?? { tokens: this.o.burst, at: now };
@@ -29,8 +30,17 @@ export class RateLimiter {
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
+    return b;
+  }
+
+  /** False while `key` has used up its allowance. */
+  allows(key: string): boolean {
+    return this.bucket(key).tokens >= 1;
+  }
+
+  /** Spends one token of `key` (a notice from it was rejected). */
+  charge(key: string): void {
+    const b = this.bucket(key);
+    b.tokens = Math.max(0, b.tokens - 1);
   }
 }

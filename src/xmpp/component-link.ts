@@ -40,6 +40,9 @@ export function createComponentLink(opts: ComponentOptions): ComponentLink {
     // Never log err.message blindly for auth failures: it does not contain the secret, but keep it terse.
     log.warn({ err: { name: err.name, message: err.message } }, "component stream error");
   });
+  // Request/response traffic: with Nagle on, a stanza split over two segments waits for Prosody's
+  // delayed ACK (~40 ms). The companion module does the same on Prosody's side of this stream.
+  xmpp.on("connect", () => xmpp.socket?.setNoDelay?.(true));
   xmpp.on("online", () => {
     online = true;
     delay = MIN_DELAY;
