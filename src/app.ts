@@ -175,7 +175,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     hosts: config.xmppHosts,
     log,
   });
-  const stopMoved = startMovedInbound({
+  const moved = startMovedInbound({
     link,
     companion,
     db,
@@ -217,7 +217,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     database,
     async stop() {
       clearInterval(purge);
-      stopMoved();
+      await moved.stop();
       stopAttachments();
       await jobs.stop();
       await link.stop();
