@@ -78,11 +78,16 @@ export interface MovedNoticesTable {
   decided_at: NullableTimestamp;
 }
 
+/** notified = asked, nothing back yet (pending); approved / declined / failed = the contact's answer. */
+export type MoveContactStatus = "notified" | "approved" | "declined" | "failed";
+
 export interface MoveContactsTable {
   job_id: string;
   contact_jid: string;
-  status: string;
+  status: MoveContactStatus;
   detail: string | null;
+  /** How many times the contact was asked (move-renotify adds one). */
+  attempts: Generated<number>;
   updated_at: Timestamp;
 }
 
@@ -110,3 +115,4 @@ export type NewArchive = Insertable<ArchivesTable>;
 export type ArchiveUpdate = Updateable<ArchivesTable>;
 export type Job = Selectable<JobsTable>;
 export type NewJob = Insertable<JobsTable>;
+export type MoveContact = Selectable<MoveContactsTable>;
