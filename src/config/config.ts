@@ -28,6 +28,8 @@ export interface Config {
   importUrlHosts: string[];
   /** Client endpoints for other servers (domain → xmpp://host:port), instead of DNS SRV; for moves. */
   clientServices: Record<string, string>;
+  /** How long a move keeps the new account's session open for the contacts' answers. */
+  moveWatchSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +114,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     }
   }
 
+  const moveWatchSeconds = positiveNumber("MOVE_WATCH_SECONDS", get("MOVE_WATCH_SECONDS"), 20, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     xmppService,
@@ -129,6 +133,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     uploadLimitBytes,
     importUrlHosts,
     clientServices,
+    moveWatchSeconds,
   });
 }
 

@@ -17,15 +17,7 @@ import type { ComponentLink } from "../xmpp/component-link.js";
 import { sendChat } from "../xmpp/chat.js";
 import { cloneElement } from "../xmpp/xml-util.js";
 import { XmppStanzaError } from "../xmpp/stanza-error.js";
-import {
-  NS_BLOCKING,
-  NS_MOVED,
-  NS_NICK,
-  NS_PRIVATE,
-  NS_PUBSUB,
-  NS_ROSTER,
-  NS_VCARD_TEMP,
-} from "../xmpp/namespaces.js";
+import { NS_BLOCKING, NS_PRIVATE, NS_PUBSUB, NS_ROSTER, NS_VCARD_TEMP } from "../xmpp/namespaces.js";
 import { getRoster, rosterItemElement } from "../account/roster.js";
 import { getVcardTemp } from "../account/vcard.js";
 import {
@@ -39,8 +31,11 @@ import {
 import { KNOWN_PRIVATE, getPrivate } from "../account/private-xml.js";
 import { getBlocklist } from "../account/blocklist.js";
 import { publishMovedStatement } from "../account/moved-statement.js";
+import { countStates } from "./contacts.js";
+import { askAndSettle, openSession } from "./requests.js";
 
 export const MOVE_AWAY_JOB = "move-away";
+const DEFAULT_WATCH_MS = 20_000;
 
 export interface MoveAwayOptions {
   newJid: string;
@@ -50,6 +45,12 @@ export interface MoveAwayService {
   start(owner: string, requestedBy: string, newJid: string, password: string): Promise<string>;
   run(ctx: JobContext): Promise<JobResult>;
   finished(job: Job, outcome: { status: "done" | "failed"; error?: string }): Promise<void>;
+}
+
+/** The client endpoint for an account's domain: configured (XMPP_CLIENT_SERVICES), else the domain itself. */
+export function clientServiceFor(config: Config, jid: string): string {
+  const domain = jid.slice(jid.indexOf("@") + 1);
+  return config.clientServices[domain] ?? `xmpp://${domain}:5222`;
 }
 
 /** Logs in as the new account. SCRAM when offered; PLAIN only on a loopback endpoint or over TLS. */
@@ -90,6 +91,8 @@ export function createMoveAwayService(deps: {
   wake: () => void;
   /** Pause between subscription requests. */
   throttleMs?: number;
+  /** How long the session stays open for answers to the requests (ends early once all answered). */
+  watchMs?: number;
 }): MoveAwayService {
   const passwords = new Map<string, string>();
 
@@ -111,9 +114,7 @@ export function createMoveAwayService(deps: {
         );
       if (!deps.link.online) throw new RetryableJobError("not connected to the XMPP server");
       const user = job.owner_jid;
-      const domain = newJid.slice(newJid.indexOf("@") + 1);
-      const service = deps.config.clientServices[domain] ?? `xmpp://${domain}:5222`;
-      const target = await login(service, newJid, password);
+      const target = await login(clientServiceFor(deps.config, newJid), newJid, password);
       const copied: Record<string, number> = {};
       const bump = (k: string, n = 1): void => {
         copied[k] = (copied[k] ?? 0) + n;
@@ -183,30 +184,23 @@ export function createMoveAwayService(deps: {
         await publishMovedStatement(deps.link, user, newJid);
         const nick = roster.length > 0 ? user.slice(0, user.indexOf("@")) : undefined;
         const followers = roster.filter((i) => i.subscription === "to" || i.subscription === "both");
-        let sent = 0;
-        for (const contact of followers) {
-          if (ctx.signal.aborted) return;
-          await target.send(
-            xml(
-              "presence",
-              { to: contact.jid, type: "subscribe" },
-              xml("moved", { xmlns: NS_MOVED }, xml("old-jid", {}, user)),
-              nick ? xml("nick", { xmlns: NS_NICK }, nick) : null,
-            ),
-          );
-          await deps.db
-            .insertInto("move_contacts")
-            .values({ job_id: job.id, contact_jid: contact.jid, status: "notified", updated_at: new Date() })
-            .onConflict((oc) =>
-              oc
-                .columns(["job_id", "contact_jid"])
-                .doUpdateSet({ status: "notified", updated_at: new Date() }),
-            )
-            .execute();
-          sent++;
-          await ctx.progress({ stage: "notifying", notified: sent, total: followers.length, ...copied });
-          if (deps.throttleMs) await new Promise((r) => setTimeout(r, deps.throttleMs));
-        }
+        await openSession(target);
+        const rows = await askAndSettle({
+          client: target,
+          db: deps.db,
+          jobId: job.id,
+          oldJid: user,
+          ...(nick ? { nick } : {}),
+          contacts: followers.map((f) => f.jid),
+          watchMs: deps.watchMs ?? DEFAULT_WATCH_MS,
+          ...(deps.throttleMs ? { throttleMs: deps.throttleMs } : {}),
+          signal: ctx.signal,
+          onAsked: (n) =>
+            ctx.progress({ stage: "notifying", notified: n, total: followers.length, ...copied }),
+        });
+        if (ctx.signal.aborted) return;
+        const counts = countStates(rows);
+        const sent = rows.length;
         passwords.delete(job.id);
         await sendChat(
           deps.link,
@@ -216,9 +210,11 @@ export function createMoveAwayService(deps: {
               .map(([k, v]) => `${v} ${k}`)
               .join(", ") || "nothing"
           }; ` +
-            `published the moved notice here and asked ${sent} contacts to follow you. Keep this account for a while so they can verify the move.`,
+            `published the moved notice here and asked ${sent} contacts to follow you: ` +
+            `${counts.approved} approved, ${counts.notified} pending, ${counts.declined} declined, ${counts.failed} failed ` +
+            `(move-status shows each; move-renotify asks the others again). Keep this account for a while so they can verify the move.`,
         );
-        return { report: { copied, notified: sent } };
+        return { report: { copied, notified: sent, contacts: counts } };
       } finally {
         await target.stop().catch(() => undefined);
       }
