@@ -36,6 +36,13 @@ export interface ImportDeps {
 
 export type Outcome = "applied" | "skipped" | "failed";
 
+export interface SubscribeHooks {
+  /** Before the request to `jid` goes out. */
+  asking?: (jid: string) => Promise<void>;
+  /** The server refused to send it. */
+  refused?: (jid: string, err: XmppStanzaError) => Promise<void>;
+}
+
 export class ImportReport {
   readonly sections: Record<string, Record<Outcome, number>> = {};
   readonly notes: string[] = [];
@@ -88,15 +95,17 @@ export function createImporter(deps: ImportDeps, user: string, opts: ImportOptio
   let batch: ArchivedMessage[] = [];
   const toSubscribe: string[] = [];
 
-  async function guard(section: string, fn: () => Promise<void>, n = 1): Promise<void> {
+  /** Runs one step; a stanza error is counted and noted (and returned), anything else propagates. */
+  async function guard(section: string, fn: () => Promise<void>, n = 1): Promise<XmppStanzaError | null> {
     try {
       await fn();
       report.count(section, "applied", n);
+      return null;
     } catch (err) {
       if (err instanceof XmppStanzaError) {
         report.count(section, "failed", n);
         report.note(`${section}: ${err.message}`);
-        return;
+        return err;
       }
       throw err;
     }
@@ -233,8 +242,8 @@ export function createImporter(deps: ImportDeps, user: string, opts: ImportOptio
       }
     },
 
-    /** After the data: real subscription requests, throttled. */
-    async subscribeContacts(): Promise<void> {
+    /** After the data: real subscription requests, throttled; `hooks` follow each one (move progress). */
+    async subscribeContacts(hooks: SubscribeHooks = {}): Promise<void> {
       if (toSubscribe.length === 0) return;
       if (!deps.companionPresent) {
         report.count("subscription requests", "skipped", toSubscribe.length);
@@ -244,9 +253,11 @@ export function createImporter(deps: ImportDeps, user: string, opts: ImportOptio
       const moved = oldJid && oldJid !== user;
       for (const jid of toSubscribe) {
         const payload = moved ? [xml("moved", { xmlns: NS_MOVED }, xml("old-jid", {}, oldJid))] : [];
-        await guard("subscription requests", () =>
+        await hooks.asking?.(jid);
+        const err = await guard("subscription requests", () =>
           deps.companion.sendPresence(user, jid, "subscribe", payload),
         );
+        if (err) await hooks.refused?.(jid, err);
         if (deps.subscribeDelayMs) await new Promise((r) => setTimeout(r, deps.subscribeDelayMs));
       }
     },

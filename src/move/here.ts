@@ -41,7 +41,8 @@ import { parseMamResult } from "../account/mam.js";
 import type { RosterItem } from "../account/model.js";
 import { ImportReport, createImporter } from "../import/apply.js";
 import type { ArchiveRecord } from "../xep0227/records.js";
-import { login } from "./away.js";
+import { clientServiceFor, login } from "./away.js";
+import { describeError, recordAsked, recordOutcome } from "./contacts.js";
 
 export const MOVE_HERE_JOB = "move-here";
 
@@ -168,12 +169,7 @@ export function createMoveHereService(deps: {
           "The component restarted during the move; the password is never stored, so please run move-here again.",
         );
       if (!deps.link.online) throw new RetryableJobError("not connected to the XMPP server");
-      const domain = oldJid.slice(oldJid.indexOf("@") + 1);
-      const old = await login(
-        deps.config.clientServices[domain] ?? `xmpp://${domain}:5222`,
-        oldJid,
-        password,
-      );
+      const old = await login(clientServiceFor(deps.config, oldJid), oldJid, password);
       const user = job.owner_jid;
       const report = new ImportReport();
       try {
@@ -219,7 +215,15 @@ export function createMoveHereService(deps: {
           ),
           30_000,
         );
-        await importer.subscribeContacts();
+        // Progress per contact; move-status settles it later from this account's roster.
+        await importer.subscribeContacts({
+          asking: (jid) => recordAsked(deps.db, job.id, jid),
+          refused: (jid, err) =>
+            recordOutcome(deps.db, job.id, jid, {
+              status: "failed",
+              detail: describeError(err.condition, err.text),
+            }),
+        });
       } finally {
         await old.stop().catch(() => undefined);
       }
