@@ -24,6 +24,7 @@ import { importCommand, importStatusCommand } from "./commands/import.js";
 import { createImportService, IMPORT_JOB, type ImportService } from "./import/service.js";
 import { startAttachmentIntake } from "./import/attachments.js";
 import { moveAwayCommand, moveHereCommand, moveStatusCommand } from "./commands/move.js";
+import { moveRenotifyCommand } from "./commands/move-renotify.js";
 import { createMoveHereService, MOVE_HERE_JOB, type MoveHereService } from "./move/here.js";
 import { createMoveAwayService, MOVE_AWAY_JOB, type MoveAwayService } from "./move/away.js";
 import { startMovedInbound } from "./moved/inbound.js";
@@ -60,6 +61,7 @@ export const COMMANDS: CommandFactory[] = [
   moveHereCommand,
   moveAwayCommand,
   moveStatusCommand,
+  moveRenotifyCommand,
   movedSettingsCommand,
   adminExportUserCommand,
   adminSelftest,
@@ -136,6 +138,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     log,
     wake: () => jobs.notify(),
     throttleMs: 200,
+    watchMs: config.moveWatchSeconds * 1000,
   });
   late.moves = moveService;
   handlers[MOVE_AWAY_JOB] = (ctx) => moveService.run(ctx);

@@ -3,9 +3,11 @@ import type { Command } from "../adhoc/command.js";
 import { completed, failed } from "../adhoc/command.js";
 import { FormError, renderTable } from "../adhoc/forms.js";
 import type { AppServices } from "../app.js";
-import { countActiveJobs, listJobs } from "../storage/jobs.js";
+import { countActiveJobs } from "../storage/jobs.js";
 import { MOVE_AWAY_JOB } from "../move/away.js";
 import { MOVE_HERE_JOB } from "../move/here.js";
+import { latestMove, moveContacts } from "../move/progress.js";
+import { summarizeStates } from "../move/contacts.js";
 
 const BARE = /^[^@/\s]+@[^@/\s]+\.[^@/\s]+$|^[^@/\s]+@localhost$/;
 
@@ -97,25 +99,34 @@ export function moveStatusCommand(s: AppServices): Command {
     name: "My move: contacts",
     access: "user",
     async start(ctx) {
-      const [job] = await listJobs(s.db, ctx.user, [MOVE_AWAY_JOB]);
-      if (!job) return completed("No move yet.");
-      const rows = await s.db
-        .selectFrom("move_contacts")
-        .selectAll()
-        .where("job_id", "=", job.id)
-        .orderBy("contact_jid")
-        .execute();
-      const newJid = typeof job.options.newJid === "string" ? job.options.newJid : "";
-      return completed(`Move to ${newJid}: ${job.status}${job.error ? ` (${job.error})` : ""}.`, [
-        renderTable({
-          title: "Contacts",
-          columns: [
-            { var: "contact", label: "Contact" },
-            { var: "status", label: "Status" },
-          ],
-          rows: rows.map((r) => ({ contact: r.contact_jid, status: r.status })),
-        }),
-      ]);
+      const move = await latestMove(s.db, ctx.user);
+      if (!move) return completed("No move yet.");
+      const rows = await moveContacts(s, move);
+      const { job } = move;
+      const what = move.direction === "away" ? `Move to ${move.newJid}` : `Move here from ${move.oldJid}`;
+      return completed(
+        [
+          { type: "info", text: `${what}: ${job.status}${job.error ? ` (${job.error})` : ""}.` },
+          { type: "info", text: `Contacts: ${summarizeStates(rows)}.` },
+        ],
+        [
+          renderTable({
+            title: "Contacts",
+            columns: [
+              { var: "contact", label: "Contact" },
+              { var: "status", label: "Status" },
+              { var: "detail", label: "Detail" },
+              { var: "attempts", label: "Asked" },
+            ],
+            rows: rows.map((r) => ({
+              contact: r.contact_jid,
+              status: r.status,
+              detail: r.detail ?? "",
+              attempts: String(r.attempts),
+            })),
+          }),
+        ],
+      );
     },
   };
 }
