@@ -1,7 +1,9 @@
 // move-away end to end on one Prosody with two VirtualHosts (harness notes: local contacts work when the
 // moving account is on another host): data copied to the new account, moved statement published,
 // moved-tagged requests sent, and the contact's side (also local) verifies and applies the move
-// automatically. The password never reaches the logs or the database.
+// automatically. Per-contact progress: bob approves, a contact on an unreachable domain bounces (s2s is
+// off in the harness), and move-renotify asks only that straggler again. The password never reaches the
+// logs or the database.
 import t from "tap";
 import { Writable } from "node:stream";
 import xml from "@xmpp/xml";
@@ -10,10 +12,12 @@ import { connectClient, type TestClient } from "../harness/clients.js";
 import { befriend, publish } from "../harness/populate.js";
 import { startTestApp } from "../harness/app.js";
 import { getRoster } from "../../src/account/roster.js";
+import { notes, runCommand, tableRows } from "../harness/commands.js";
 
 const NS_CMD = "http://jabber.org/protocol/commands";
 const COMPONENT = "portability.localhost";
 const PASSWORD = "n3w-Secret-password-42";
+const GHOST = "ghost@unreachable.invalid";
 
 t.test("move-away: copy, announce, contacts follow; password never logged or stored", async (t) => {
   t.setTimeout(240_000);
@@ -30,7 +34,11 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
   });
   const app = await startTestApp(
     prosody,
-    { XMPP_CLIENT_SERVICES: `example.test=xmpp://127.0.0.1:${prosody.c2sPort}` },
+    {
+      XMPP_CLIENT_SERVICES: `example.test=xmpp://127.0.0.1:${prosody.c2sPort}`,
+      // Ends early once every contact answered; this only bounds a failure.
+      MOVE_WATCH_SECONDS: "15",
+    },
     { logSink: sink },
   );
   t.teardown(() => app.stop());
@@ -43,6 +51,14 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
   const bob = await connectClient(prosody, "bob", "localhost", "pw");
   clients.push(alice, bob);
   await befriend(alice, "alice@localhost", bob, "bob@localhost", "Bob Builder", ["Work"]);
+  // A contact on a domain this server cannot reach: the phantom 'both' makes it one to ask.
+  await app.link.request(
+    xml(
+      "iq",
+      { type: "set", to: "alice@localhost" },
+      xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: GHOST, subscription: "both" })),
+    ),
+  );
   await publish(
     alice,
     "http://jabber.org/protocol/nick",
@@ -89,7 +105,12 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
       t.comment(alice.inbox.map((m) => m.toString()).join("\n"));
       throw err;
     });
-  t.match(finished.getChildText("body"), /asked 1 contacts/);
+  t.match(finished.getChildText("body"), /asked 2 contacts/);
+  t.match(
+    finished.getChildText("body"),
+    /1 approved, 0 pending, 0 declined, 1 failed/,
+    "the user is told who followed",
+  );
 
   // Bob's side (a local user): the notice is verified and applied automatically.
   const told = await bob.waitFor(
@@ -149,13 +170,48 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
     "moved statement on the old account",
   );
 
-  const status = (
-    await alice.request(
-      xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node: "move-status" })),
-    )
-  ).getChild("command");
-  t.match(status?.toString(), /bob@localhost/);
-  t.match(status?.toString(), /notified/);
+  const status = await runCommand(alice, COMPONENT, "move-status");
+  t.match(notes(status), /Move to alice@example\.test: done/);
+  t.match(notes(status), /Contacts: 1 approved, 0 pending, 0 declined, 1 failed/);
+  const rows = tableRows(status);
+  t.match(
+    rows.find((r) => r.contact === "bob@localhost"),
+    { status: "approved", attempts: "1" },
+  );
+  t.match(
+    rows.find((r) => r.contact === GHOST),
+    { status: "failed", detail: /not-allowed/, attempts: "1" },
+    "the bounced request is failed, with the error condition",
+  );
+
+  // A wrong password changes nothing.
+  const refused = await runCommand(alice, COMPONENT, "move-renotify", { password: "wrong" });
+  t.match(notes(refused), /could not log in to alice@example\.test/);
+
+  // move-renotify: settles from the new account's roster, asks only the straggler again.
+  const form = await runCommand(alice, COMPONENT, "move-renotify");
+  t.match(form.toString(), /type="text-private"/, "the password field is private");
+  const again = await runCommand(alice, COMPONENT, "move-renotify", { password: PASSWORD });
+  t.match(notes(again), /Asked 1 contacts again \(1 had already accepted\)/);
+  const contactRows = async () =>
+    app.db.selectFrom("move_contacts").selectAll().orderBy("contact_jid").execute();
+  const deadline = Date.now() + 20_000;
+  let after = await contactRows();
+  while (
+    Date.now() < deadline &&
+    !after.some((r) => r.contact_jid === GHOST && r.attempts === 2 && r.status === "failed")
+  ) {
+    await sleep(200);
+    after = await contactRows();
+  }
+  t.match(
+    after.map((r) => ({ jid: r.contact_jid, status: r.status, attempts: r.attempts })),
+    [
+      { jid: "bob@localhost", status: "approved", attempts: 1 },
+      { jid: GHOST, status: "failed", attempts: 2 },
+    ],
+    "only the straggler was asked again, and it bounced again",
+  );
 
   // The password: not in any log line, not in any table.
   t.notMatch(logs, PASSWORD, "not in logs");

@@ -1,5 +1,7 @@
 // move-here end to end: the old account is on another VirtualHost reached as a client; its data is
 // imported here, the moved statement is published there, and the (local) contact's side applies the move.
+// Per-contact progress is settled from the local roster: erin approves; a contact on an unreachable
+// domain stays pending (its bounce goes to the user's clients) and move-renotify asks only it again.
 import t from "tap";
 import xml from "@xmpp/xml";
 import { startProsody, sleep } from "../harness/prosody.js";
@@ -7,9 +9,11 @@ import { connectClient, type TestClient } from "../harness/clients.js";
 import { befriend, publish } from "../harness/populate.js";
 import { startTestApp } from "../harness/app.js";
 import { getRoster } from "../../src/account/roster.js";
+import { notes, runCommand, tableRows } from "../harness/commands.js";
 
 const NS_CMD = "http://jabber.org/protocol/commands";
 const COMPONENT = "portability.localhost";
+const GHOST = "ghost@unreachable.invalid";
 
 t.test("move-here: pull the old account, announce the move there, contacts follow", async (t) => {
   t.setTimeout(240_000);
@@ -31,6 +35,14 @@ t.test("move-here: pull the old account, announce the move there, contacts follo
   const erin = await connectClient(prosody, "erin", "localhost", "pw");
   clients.push(erin);
   await befriend(oldDora, "dora@example.test", erin, "erin@localhost", "Erin", ["Climbing"]);
+  // The old account also follows a contact this server cannot reach (phantom 'both').
+  await app.link.request(
+    xml(
+      "iq",
+      { type: "set", to: "dora@example.test" },
+      xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: GHOST, subscription: "both" })),
+    ),
+  );
   await publish(
     oldDora,
     "http://jabber.org/protocol/nick",
@@ -113,5 +125,30 @@ t.test("move-here: pull the old account, announce the move there, contacts follo
   t.notOk(
     erinRoster.some((i) => i.jid === "dora@example.test"),
     "old address retired",
+  );
+
+  const status = await runCommand(dora, COMPONENT, "move-status");
+  t.match(notes(status), /Move here from dora@example\.test: done/);
+  t.match(notes(status), /Contacts: 1 approved, 1 pending, 0 declined, 0 failed/);
+  t.match(
+    tableRows(status).find((r) => r.contact === "erin@localhost"),
+    { status: "approved", attempts: "1" },
+    "erin is approved, settled from the local roster",
+  );
+  t.match(
+    tableRows(status).find((r) => r.contact === GHOST),
+    { status: "notified" },
+  );
+
+  // move-renotify (no password: the local account asks through the companion) asks only the straggler.
+  const again = await runCommand(dora, COMPONENT, "move-renotify");
+  t.match(notes(again), /Asked 1 contacts again \(1 had already accepted\)/);
+  const rows = await app.db.selectFrom("move_contacts").selectAll().orderBy("contact_jid").execute();
+  t.match(
+    rows.map((r) => ({ jid: r.contact_jid, status: r.status, attempts: r.attempts })),
+    [
+      { jid: "erin@localhost", status: "approved", attempts: 1 },
+      { jid: GHOST, status: "notified", attempts: 2 },
+    ],
   );
 });
