@@ -10,6 +10,7 @@ import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import { cloneElement } from "../xmpp/xml-util.js";
 import type { XmppLink } from "../xmpp/link.js";
+import { domainOf } from "../xmpp/jid.js";
 import {
   NS_CLIENT,
   NS_COMPANION,
@@ -30,9 +31,6 @@ import {
 import { parseMamResult } from "./mam.js";
 import { parseRosterItem } from "./roster.js";
 
-function hostOf(jid: string): string {
-  return jid.slice(jid.indexOf("@") + 1);
-}
 function localOf(jid: string): string {
   return jid.slice(0, jid.indexOf("@"));
 }
@@ -58,7 +56,7 @@ export function createCompanionClient(link: XmppLink): CompanionClient {
     timeoutMs = 60_000,
   ): Promise<Element> {
     try {
-      return await link.request(xml("iq", { type, to: hostOf(user) }, payload), timeoutMs);
+      return await link.request(xml("iq", { type, to: domainOf(user) }, payload), timeoutMs);
     } catch (err) {
       throw asStanzaError(err) ?? err;
     }
@@ -167,7 +165,7 @@ export function createCompanionClient(link: XmppLink): CompanionClient {
         if (!presence || !moved || presence.attrs.type !== "subscribe") return;
         const user = (presence.attrs.to ?? "").split("/")[0]?.toLowerCase() ?? "";
         const sender = (presence.attrs.from ?? "").split("/")[0]?.toLowerCase() ?? "";
-        if (hostOf(user) !== from || !sender) return;
+        if (domainOf(user) !== from || !sender) return;
         const oldJid = moved.getChildText("old-jid")?.trim() ?? "";
         const items = wrap
           .getChildren("roster-item", NS_COMPANION)

@@ -14,6 +14,7 @@ import { KNOWN_PRIVATE, getPrivate } from "../account/private-xml.js";
 import { getBlocklist } from "../account/blocklist.js";
 import { queryArchivePage } from "../account/mam.js";
 import type { ArchiveWriter } from "../xep0227/writer.js";
+import { domainOf } from "../xmpp/jid.js";
 
 export interface ExportDeps {
   link: XmppLink;
@@ -37,17 +38,13 @@ export interface ExportReport {
 
 const PAGE = 250;
 
-function hostOf(jid: string): string {
-  return jid.slice(jid.indexOf("@") + 1);
-}
-
 /** Pages through a user's archive: the companion module when present, else MAM via privilege. */
 export async function* archiveMessages(
   deps: ExportDeps,
   user: string,
   q: Omit<ArchiveQuery, "after" | "max">,
 ) {
-  const useCompanion = await deps.companion.probe(hostOf(user));
+  const useCompanion = await deps.companion.probe(domainOf(user));
   let after: string | undefined;
   for (;;) {
     const query: ArchiveQuery = { ...q, max: deps.pageSize ?? PAGE, ...(after ? { after } : {}) };
@@ -59,7 +56,7 @@ export async function* archiveMessages(
     } catch (err) {
       // Stock mod_privilege crashes on MAM results (harness notes §5).
       if (!useCompanion && err instanceof XmppStanzaError && err.condition === "internal-server-error") {
-        throw new CapabilityMissingError("archive-read", hostOf(user));
+        throw new CapabilityMissingError("archive-read", domainOf(user));
       }
       throw err;
     }
@@ -77,7 +74,7 @@ export async function collectAccount(
   onArchiveProgress: (messages: number) => Promise<void> | void,
   signal?: AbortSignal,
 ): Promise<ExportReport> {
-  const host = hostOf(user);
+  const host = domainOf(user);
   const privileges = await deps.privileges.waitFor(host, 3000);
   const granted = grantedCapabilities(privileges, await deps.companion.probe(host));
   const skipped: ExportReport["skipped"] = [];

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import type { Logger } from "../log/logger.js";
 import type { XmppLink } from "../xmpp/link.js";
+import { domainOf } from "../xmpp/jid.js";
 import { MoveNotApplicable, type CompanionClient, type MovedSubscribe } from "../account/companion-api.js";
 import { fetchMovedStatement } from "../account/moved-statement.js";
 import type { Database, MovedMode } from "../storage/schema.js";
@@ -22,8 +23,6 @@ export interface InboundDeps {
   log: Logger;
   hosts: string[];
   limiter?: RateLimiter;
-  /** How long to wait for more moves before telling the user (tests shorten it). */
-  messageQuietMs?: number;
 }
 
 export type NoticeStatus = "applied" | "rejected" | "ignored" | "asked" | "rate-limited" | "failed";
@@ -89,7 +88,6 @@ export function startMovedInbound(deps: InboundDeps): MovedInbound {
   const limiter = deps.limiter ?? new RateLimiter({ burst: 20, perMinute: 60 });
   const hosts = new Set(deps.hosts);
   const messenger = createMoveMessenger(deps.link, {
-    ...(deps.messageQuietMs !== undefined ? { quietMs: deps.messageQuietMs } : {}),
     onError: (err) => deps.log.warn({ err }, "could not tell the user about a move"),
   });
   // One notice at a time per (user, sender): Prosody re-sends pending subscribes, and those duplicates
@@ -181,10 +179,6 @@ export function startMovedInbound(deps: InboundDeps): MovedInbound {
       await messenger.flush();
     },
   };
-}
-
-function domainOf(jid: string): string {
-  return jid.slice(jid.indexOf("@") + 1);
 }
 
 export { REJECTION_TEXT };
