@@ -67,3 +67,4 @@ export interface ArchivedMessage {
 /** Sections an export/import can select. */
 export const SECTIONS = ["roster", "vcard", "pep", "private", "blocklist", "offline", "archive"] as const;
 export type Section = (typeof SECTIONS)[number];
+

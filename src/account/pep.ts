@@ -1,13 +1,12 @@
-// PEP (XEP-0163) on a user's bare JID through privileged IQs: list nodes, read config, items and
-// affiliations, publish with publish-options. Prosody quirks (digest §8, §9.5): access models only
+// PEP (XEP-0163) on an account session: list nodes, read config, items and affiliations, publish with
+// publish-options. Prosody quirks (docs/server-facts.md, "PEP"): access models only
 // open/presence/whitelist, max_items capped at 256, items returned newest first.
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import { cloneElement } from "../xmpp/xml-util.js";
-import type { XmppLink } from "../xmpp/link.js";
+import type { AccountSession } from "./session.js";
 import { NS_DATA, NS_DISCO_ITEMS, NS_PUBSUB, NS_PUBSUB_OWNER } from "../xmpp/namespaces.js";
 import { XmppStanzaError } from "../xmpp/stanza-error.js";
-import { privilegedIq } from "../privilege/privileged-iq.js";
 import type { NodeConfig, PepAffiliation, PepItem, PepNode } from "./model.js";
 
 export const NODE_CONFIG_FORM = "http://jabber.org/protocol/pubsub#node_config";
@@ -15,21 +14,13 @@ export const PUBLISH_OPTIONS_FORM = "http://jabber.org/protocol/pubsub#publish-o
 const PROSODY_MAX_ITEMS = 256;
 const SUPPORTED_ACCESS = new Set(["open", "presence", "whitelist"]);
 
-/** Nodes never carried to another account: device keys are per account, the moved statement is per move. */
-export function isPortableNode(node: string, includeMoved = false): boolean {
-  if (node.startsWith("eu.siacs.conversations.axolotl")) return false;
-  if (node.startsWith("urn:xmpp:omemo:")) return false;
-  if (node === "urn:xmpp:moved:1") return includeMoved;
-  return true;
-}
-
 export function parseForm(x: Element | undefined): NodeConfig {
   const map: NodeConfig = new Map();
   for (const f of x?.getChildren("field") ?? []) {
     const name = f.attrs.var;
     if (!name || name === "FORM_TYPE") continue;
     const values = f.getChildren("value").map((v) => v.getText());
-    // Prosody lists every field, empty ones too (digest §9.17): empty means "default".
+    // Prosody lists every field, empty ones too (docs/server-facts.md, "PEP"): empty means "default".
     if (values.length === 0 || (values.length === 1 && values[0] === "")) continue;
     map.set(name, values);
   }
@@ -81,31 +72,23 @@ export function adaptConfigForProsody(
   return { config: out, warnings };
 }
 
-export async function listNodes(link: XmppLink, user: string): Promise<string[]> {
-  const res = await privilegedIq(link, {
-    user,
-    type: "get",
-    payload: xml("query", { xmlns: NS_DISCO_ITEMS }),
-  });
+export async function listNodes(s: AccountSession): Promise<string[]> {
+  const res = await s.iq("get", xml("query", { xmlns: NS_DISCO_ITEMS }), { to: s.jid });
   const items = res.getChild("query", NS_DISCO_ITEMS)?.getChildren("item") ?? [];
   return items.map((i) => i.attrs.node).filter((n): n is string => typeof n === "string" && n.length > 0);
 }
 
-export async function getNodeConfig(link: XmppLink, user: string, node: string): Promise<NodeConfig> {
-  const res = await privilegedIq(link, {
-    user,
-    type: "get",
-    payload: xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, xml("configure", { node })),
+export async function getNodeConfig(s: AccountSession, node: string): Promise<NodeConfig> {
+  const res = await s.iq("get", xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, xml("configure", { node })), {
+    to: s.jid,
   });
   return parseForm(res.getChild("pubsub", NS_PUBSUB_OWNER)?.getChild("configure")?.getChild("x", NS_DATA));
 }
 
-export async function getAffiliations(link: XmppLink, user: string, node: string): Promise<PepAffiliation[]> {
+export async function getAffiliations(s: AccountSession, node: string): Promise<PepAffiliation[]> {
   try {
-    const res = await privilegedIq(link, {
-      user,
-      type: "get",
-      payload: xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, xml("affiliations", { node })),
+    const res = await s.iq("get", xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, xml("affiliations", { node })), {
+      to: s.jid,
     });
     const affs =
       res.getChild("pubsub", NS_PUBSUB_OWNER)?.getChild("affiliations")?.getChildren("affiliation") ?? [];
@@ -119,14 +102,9 @@ export async function getAffiliations(link: XmppLink, user: string, node: string
   }
 }
 
-/** All items of a node, oldest first. `to` reads another JID's node as the user (XEP-0283 checks). */
-export async function getItems(link: XmppLink, user: string, node: string, to?: string): Promise<PepItem[]> {
-  const res = await privilegedIq(link, {
-    user,
-    type: "get",
-    payload: xml("pubsub", { xmlns: NS_PUBSUB }, xml("items", { node })),
-    ...(to ? { to } : {}),
-  });
+/** All items of a node, oldest first. */
+export async function getItems(s: AccountSession, node: string): Promise<PepItem[]> {
+  const res = await s.iq("get", xml("pubsub", { xmlns: NS_PUBSUB }, xml("items", { node })), { to: s.jid });
   const items = res.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChildren("item") ?? [];
   // Prosody returns newest first (archive_itemstore reverse=true); the model is oldest first.
   return parsePepItems(items).reverse();
@@ -148,18 +126,17 @@ export function parsePepItems(items: Element[]): PepItem[] {
   return parsed;
 }
 
-export async function readPepNode(link: XmppLink, user: string, node: string): Promise<PepNode> {
+export async function readPepNode(s: AccountSession, node: string): Promise<PepNode> {
   const [config, items, affiliations] = await Promise.all([
-    getNodeConfig(link, user, node),
-    getItems(link, user, node),
-    getAffiliations(link, user, node),
+    getNodeConfig(s, node),
+    getItems(s, node),
+    getAffiliations(s, node),
   ]);
   return { node, config, items, affiliations };
 }
 
 export async function publish(
-  link: XmppLink,
-  user: string,
+  s: AccountSession,
   node: string,
   item: { id: string; payload: Element },
   options?: NodeConfig,
@@ -174,54 +151,37 @@ export async function publish(
         : null,
     );
   try {
-    await privilegedIq(link, { user, type: "set", payload: build() });
+    await s.iq("set", build(), { to: s.jid });
   } catch (err) {
     // The node exists with other options: reconfigure it, then publish again (XEP-0060 §7.1.5).
     if (err instanceof XmppStanzaError && err.condition === "conflict" && options && options.size > 0) {
-      await configureNode(link, user, node, options);
-      await privilegedIq(link, { user, type: "set", payload: build() });
+      await configureNode(s, node, options);
+      await s.iq("set", build(), { to: s.jid });
       return;
     }
     throw err;
   }
 }
 
-export async function configureNode(
-  link: XmppLink,
-  user: string,
-  node: string,
-  config: NodeConfig,
-): Promise<void> {
-  await privilegedIq(link, {
-    user,
-    type: "set",
-    payload: xml(
+export async function configureNode(s: AccountSession, node: string, config: NodeConfig): Promise<void> {
+  await s.iq(
+    "set",
+    xml(
       "pubsub",
       { xmlns: NS_PUBSUB_OWNER },
       xml("configure", { node }, renderSubmitForm(NODE_CONFIG_FORM, config)),
     ),
-  });
-}
-
-export async function retractItem(link: XmppLink, user: string, node: string, id: string): Promise<void> {
-  await privilegedIq(link, {
-    user,
-    type: "set",
-    payload: xml(
-      "pubsub",
-      { xmlns: NS_PUBSUB },
-      xml("retract", { node, notify: "true" }, xml("item", { id })),
-    ),
-  });
+    { to: s.jid },
+  );
 }
 
 /** Import: publish every item oldest → newest with the node's (adapted) options. Returns warnings. */
-export async function publishPepNode(link: XmppLink, user: string, node: PepNode): Promise<string[]> {
+export async function publishPepNode(s: AccountSession, node: PepNode): Promise<string[]> {
   const { config, warnings } = adaptConfigForProsody(node.config, node.node);
   // Keep every item when the source kept several (Prosody's default max_items is 1).
   if (!config.has("pubsub#max_items") && node.items.length > 1) {
     config.set("pubsub#max_items", [String(Math.min(node.items.length, PROSODY_MAX_ITEMS))]);
   }
-  for (const item of node.items) await publish(link, user, node.node, item, config);
+  for (const item of node.items) await publish(s, node.node, item, config);
   return warnings;
 }

@@ -1,13 +1,12 @@
 // Private XML storage (XEP-0049). It cannot be enumerated, so export probes known namespaces.
 // storage:bookmarks is skipped where the server derives it from XEP-0402 (writing it there can delete
-// bookmarks, digest §9.16); the caller decides with the account's disco features.
+// bookmarks, docs/server-facts.md "Bookmarks"); the caller decides with the account's disco features.
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import { cloneElement } from "../xmpp/xml-util.js";
-import type { XmppLink } from "../xmpp/link.js";
+import type { AccountSession } from "./session.js";
 import { NS_PRIVATE } from "../xmpp/namespaces.js";
 import { XmppStanzaError } from "../xmpp/stanza-error.js";
-import { privilegedIq } from "../privilege/privileged-iq.js";
 
 export const KNOWN_PRIVATE = [
   { name: "storage", ns: "storage:bookmarks" },
@@ -19,18 +18,9 @@ export const KNOWN_PRIVATE = [
 ] as const;
 
 /** The stored fragment for one namespace, or undefined when empty or refused. */
-export async function getPrivate(
-  link: XmppLink,
-  user: string,
-  name: string,
-  ns: string,
-): Promise<Element | undefined> {
+export async function getPrivate(s: AccountSession, name: string, ns: string): Promise<Element | undefined> {
   try {
-    const res = await privilegedIq(link, {
-      user,
-      type: "get",
-      payload: xml("query", { xmlns: NS_PRIVATE }, xml(name, { xmlns: ns })),
-    });
+    const res = await s.iq("get", xml("query", { xmlns: NS_PRIVATE }, xml(name, { xmlns: ns })));
     const el = res.getChild("query", NS_PRIVATE)?.getChild(name, ns);
     if (!el) return undefined;
     const hasContent =
@@ -47,10 +37,6 @@ export async function getPrivate(
   }
 }
 
-export async function setPrivate(link: XmppLink, user: string, fragment: Element): Promise<void> {
-  await privilegedIq(link, {
-    user,
-    type: "set",
-    payload: xml("query", { xmlns: NS_PRIVATE }, cloneElement(fragment)),
-  });
+export async function setPrivate(s: AccountSession, fragment: Element): Promise<void> {
+  await s.iq("set", xml("query", { xmlns: NS_PRIVATE }, cloneElement(fragment)));
 }

@@ -1,10 +1,9 @@
-// Roster through XEP-0356 roster permission: a plain IQ to the user's bare JID (not wrapped).
-// Prosody answers a multi-item set once per item, so we always send exactly one item (RFC 6121 too).
+// Roster (RFC 6121) on an account session. Prosody answers a multi-item set once per item, so we
+// always send exactly one item (RFC 6121 says so too).
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
-import type { XmppLink } from "../xmpp/link.js";
+import type { AccountSession } from "./session.js";
 import { NS_ROSTER } from "../xmpp/namespaces.js";
-import { asStanzaError } from "../xmpp/stanza-error.js";
 import type { RosterItem, Subscription } from "./model.js";
 
 const SUBSCRIPTIONS = new Set(["none", "to", "from", "both"]);
@@ -34,34 +33,21 @@ export function rosterItemElement(item: RosterItem, withSubscription = true): El
   );
 }
 
-async function rosterIq(link: XmppLink, user: string, type: "get" | "set", query: Element): Promise<Element> {
-  try {
-    return await link.request(xml("iq", { type, to: user }, query), 20_000);
-  } catch (err) {
-    throw asStanzaError(err) ?? err;
-  }
-}
-
-export async function getRoster(link: XmppLink, user: string): Promise<RosterItem[]> {
-  const res = await rosterIq(link, user, "get", xml("query", { xmlns: NS_ROSTER }));
+export async function getRoster(s: AccountSession): Promise<RosterItem[]> {
+  const res = await s.iq("get", xml("query", { xmlns: NS_ROSTER }));
   const items = res.getChild("query", NS_ROSTER)?.getChildren("item") ?? [];
   return items.map(parseRosterItem).filter((i): i is RosterItem => i !== null);
 }
 
 /**
  * Adds or updates one item's name and groups. The subscription attribute is omitted on purpose:
- * Prosody's privileged set writes it verbatim (phantom subscriptions, digest §9.11), so subscription
- * state only ever changes through real presence.
+ * Prosody's privileged set writes it verbatim (phantom subscriptions, docs/server-facts.md "Roster"),
+ * so subscription state only ever changes through real presence.
  */
-export async function setRosterItem(link: XmppLink, user: string, item: RosterItem): Promise<void> {
-  await rosterIq(link, user, "set", xml("query", { xmlns: NS_ROSTER }, rosterItemElement(item, false)));
+export async function setRosterItem(s: AccountSession, item: RosterItem): Promise<void> {
+  await s.iq("set", xml("query", { xmlns: NS_ROSTER }, rosterItemElement(item, false)));
 }
 
-export async function removeRosterItem(link: XmppLink, user: string, jid: string): Promise<void> {
-  await rosterIq(
-    link,
-    user,
-    "set",
-    xml("query", { xmlns: NS_ROSTER }, xml("item", { jid, subscription: "remove" })),
-  );
+export async function removeRosterItem(s: AccountSession, jid: string): Promise<void> {
+  await s.iq("set", xml("query", { xmlns: NS_ROSTER }, xml("item", { jid, subscription: "remove" })));
 }

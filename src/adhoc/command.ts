@@ -1,7 +1,7 @@
 // What a command is: a descriptor plus step functions. Steps never build stanzas; the router turns
 // their results into XEP-0050 <command/> replies (Prosody's adhoc.lib shape).
 import type { Element } from "@xmpp/xml";
-import type { FormSpec, FormValues } from "./forms.js";
+import { renderTable, tableLines, type FormSpec, type FormValues, type TableSpec } from "./forms.js";
 
 export type Access = "user" | "admin";
 
@@ -60,4 +60,24 @@ export function completed(notes: Note[] | Note | string, payloads?: Element[]): 
 
 export function failed(text: string): StepResult {
   return { status: "completed", notes: [{ type: "error", text }] };
+}
+
+/**
+ * A result with a table: the table as a data form for clients that render one, and the same rows as
+ * lines of the notes (headed by the table's title) for clients that show only notes.
+ */
+export function completedWithTable(notes: Note[] | string, table: TableSpec): StepResult {
+  const list = typeof notes === "string" ? [{ type: "info" as const, text: notes }] : notes;
+  const lines = tableLines(table);
+  const text = lines.length > 0 ? `${table.title ?? "Details"}:\n${lines.join("\n")}` : "";
+  return {
+    status: "completed",
+    notes: text ? [...list, { type: "info", text }] : list,
+    payloads: [renderTable(table)],
+  };
+}
+
+/** A command descriptor: what the router lists and runs (start is its first stage). */
+export function command(node: string, name: string, access: Access, start: Command["start"]): Command {
+  return { node, name, access, start };
 }

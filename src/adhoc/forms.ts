@@ -42,7 +42,8 @@ export interface FormSpec {
 
 export interface TableSpec {
   title?: string;
-  columns: { var: string; label: string }[];
+  /** Column var → label, in display order. */
+  columns: Record<string, string>;
   rows: Record<string, string>[];
 }
 
@@ -85,7 +86,7 @@ export function renderTable(spec: TableSpec): Element {
     xml(
       "reported",
       {},
-      spec.columns.map((c) => xml("field", { var: c.var, label: c.label, type: "text-single" })),
+      Object.entries(spec.columns).map(([v, label]) => xml("field", { var: v, label, type: "text-single" })),
     ),
   );
   for (const row of spec.rows) {
@@ -93,11 +94,26 @@ export function renderTable(spec: TableSpec): Element {
       xml(
         "item",
         {},
-        spec.columns.map((c) => xml("field", { var: c.var }, xml("value", {}, row[c.var] ?? ""))),
+        Object.keys(spec.columns).map((v) => xml("field", { var: v }, xml("value", {}, row[v] ?? ""))),
       ),
     );
   }
   return x;
+}
+
+/**
+ * The table as text lines, one per row ("- first: label value, label value"), for clients that show
+ * only notes (profanity shows neither <reported/> nor <item/>).
+ */
+export function tableLines(spec: TableSpec): string[] {
+  const [first, ...rest] = Object.entries(spec.columns);
+  if (!first) return [];
+  return spec.rows.map((row) => {
+    const parts = rest
+      .filter(([v]) => (row[v] ?? "") !== "")
+      .map(([v, label]) => `${label.toLowerCase()} ${row[v] ?? ""}`);
+    return `- ${row[first[0]] ?? ""}${parts.length > 0 ? `: ${parts.join(", ")}` : ""}`;
+  });
 }
 
 export class FormError extends Error {

@@ -1,6 +1,7 @@
 // XEP-0050 execution: access control, sessions, stage navigation and error conditions (§4.6 table).
-// Client quirks (digest §9.15): profanity submits later stages with action='execute', so execute with a
+// Client quirks (docs/server-facts.md, "Ad-hoc commands"): profanity submits later stages with action='execute', so execute with a
 // sessionid means "the default action of this stage".
+import { bareOf, domainOf } from "../xmpp/jid.js";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../log/logger.js";
@@ -9,6 +10,7 @@ import { stanzaError } from "../xmpp/stanza-error.js";
 import type { Command, CommandContext, Note, StepResult } from "./command.js";
 import { FormError, FormValues, missingRequired, renderForm } from "./forms.js";
 import { SessionStore } from "./sessions.js";
+import { QuotaExceeded } from "../storage/quotas.js";
 
 type Executing = Extract<StepResult, { status: "executing" }>;
 
@@ -46,17 +48,6 @@ export interface CommandRouter {
   handle(iq: Element): Promise<Element>;
 }
 
-export function bareOf(jid: string): string {
-  const slash = jid.indexOf("/");
-  return (slash === -1 ? jid : jid.slice(0, slash)).toLowerCase();
-}
-
-export function domainOf(jid: string): string {
-  const bare = bareOf(jid);
-  const at = bare.indexOf("@");
-  return at === -1 ? bare : bare.slice(at + 1);
-}
-
 export function createCommandRouter(o: RouterOptions): CommandRouter {
   const byNode = new Map(o.commands.map((c) => [c.node, c]));
   const hosts = new Set(o.hosts.map((h) => h.toLowerCase()));
@@ -88,7 +79,8 @@ export function createCommandRouter(o: RouterOptions): CommandRouter {
       const action = result.action ?? "complete";
       el.append(xml("actions", { execute: action }, xml(action)));
     }
-    for (const n of result.notes ?? []) el.append(note(n));
+    const merged = mergeNotes(result.notes ?? []);
+    if (merged) el.append(note(merged));
     if (result.status === "executing") el.append(renderForm(result.form));
     else for (const p of result.payloads ?? []) el.append(p);
     return el;
@@ -113,7 +105,7 @@ export function createCommandRouter(o: RouterOptions): CommandRouter {
         return commandError("modify", "bad-request", "bad-payload", err.message);
       }
       sessions.end(sessionid);
-      if (err instanceof CommandFailure) {
+      if (err instanceof CommandFailure || err instanceof QuotaExceeded) {
         return reply(node, sessionid, { status: "completed", notes: [{ type: "error", text: err.message }] });
       }
       o.log.error({ err, node }, "command step failed");
@@ -195,6 +187,21 @@ export function createCommandRouter(o: RouterOptions): CommandRouter {
       return runStep(() => current.onSubmit(values, ctx), node, sessionid, state);
     },
   };
+}
+
+const SEVERITY: Note["type"][] = ["info", "warn", "error"];
+
+/**
+ * One note with every line: some clients (profanity) show only the first <note/>. Its type is the
+ * most severe of the parts.
+ */
+export function mergeNotes(notes: Note[]): Note | null {
+  if (notes.length === 0) return null;
+  const type = notes.reduce<Note["type"]>(
+    (t, n) => (SEVERITY.indexOf(n.type) > SEVERITY.indexOf(t) ? n.type : t),
+    "info",
+  );
+  return { type, text: notes.map((n) => n.text).join("\n") };
 }
 
 function note(n: Note): Element {

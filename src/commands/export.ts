@@ -1,13 +1,15 @@
 // export / admin-export-user / export-status: the user-facing side of account export.
-import type { Command, StepResult } from "../adhoc/command.js";
-import { completed, failed } from "../adhoc/command.js";
-import { FormError, renderTable, type FieldSpec, type FormValues } from "../adhoc/forms.js";
-import { bareOf, domainOf } from "../adhoc/router.js";
-import type { AppServices } from "../app.js";
+import { command, type Command, type StepResult } from "../adhoc/command.js";
+import { completed, completedWithTable, failed } from "../adhoc/command.js";
+import { FormError, type FieldSpec, type FormValues } from "../adhoc/forms.js";
+import { bareOf, domainOf } from "../xmpp/jid.js";
+import type { AppServices } from "../services.js";
 import type { Section } from "../account/model.js";
 import { countActiveJobs, listJobs } from "../storage/jobs.js";
 import { getArchive } from "../storage/archives.js";
 import { EXPORT_JOB, type ExportJobOptions } from "../export/service.js";
+import { describeSchedule } from "./export-schedule.js";
+import { formatBytes } from "../text/bytes.js";
 
 const FORM_TYPE = "urn:xmpp-account-portability:export:0";
 const PARTS: { value: Section; label: string }[] = [
@@ -94,89 +96,79 @@ async function startExport(
 }
 
 export function exportCommand(s: AppServices): Command {
-  return {
-    node: "export",
-    name: "Export my account",
-    access: "user",
-    async start(ctx) {
-      return {
-        status: "executing",
-        action: "complete",
-        form: {
-          title: "Export my account",
-          instructions: `Creates a portable archive (XEP-0227) of ${ctx.user}. The link is valid for ${s.config.archiveTtlHours} hours.`,
-          formType: FORM_TYPE,
-          fields: optionFields(),
-        },
-        onSubmit: (v, c) => startExport(s, c.user, c.requester, v),
-      };
-    },
-  };
+  return command("export", "Export my account", "user", async (ctx) => {
+    return {
+      status: "executing",
+      action: "complete",
+      form: {
+        title: "Export my account",
+        instructions: `Creates a portable archive (XEP-0227) of ${ctx.user}. The link is valid for ${s.config.archiveTtlHours} hours.`,
+        formType: FORM_TYPE,
+        fields: optionFields(),
+      },
+      onSubmit: (v, c) => startExport(s, c.user, c.requester, v),
+    };
+  });
 }
 
 export function adminExportUserCommand(s: AppServices): Command {
-  return {
-    node: "admin-export-user",
-    name: "Export a user's account",
-    access: "admin",
-    async start() {
-      return {
-        status: "executing",
-        action: "complete",
-        form: {
-          title: "Export a user's account",
-          formType: FORM_TYPE,
-          fields: [
-            { var: "account", type: "jid-single", label: "Account", required: true },
-            ...optionFields(),
-          ],
-        },
-        async onSubmit(v, c) {
-          const account = bareOf(v.text("account").trim());
-          if (!account.includes("@") || !s.config.xmppHosts.includes(domainOf(account))) {
-            throw new FormError("Account must be a user of a domain this component serves");
-          }
-          return startExport(s, account, c.requester, v);
-        },
-      };
-    },
-  };
+  return command("admin-export-user", "Export a user's account", "admin", async () => {
+    return {
+      status: "executing",
+      action: "complete",
+      form: {
+        title: "Export a user's account",
+        formType: FORM_TYPE,
+        fields: [{ var: "account", type: "jid-single", label: "Account", required: true }, ...optionFields()],
+      },
+      async onSubmit(v, c) {
+        const account = bareOf(v.text("account").trim());
+        if (!account.includes("@") || !s.config.xmppHosts.includes(domainOf(account))) {
+          throw new FormError("Account must be a user of a domain this component serves");
+        }
+        return startExport(s, account, c.requester, v);
+      },
+    };
+  });
 }
 
 export function exportStatusCommand(s: AppServices): Command {
-  return {
-    node: "export-status",
-    name: "My exports",
-    access: "user",
-    async start(ctx) {
-      const jobs = await listJobs(s.db, ctx.user, [EXPORT_JOB]);
-      if (jobs.length === 0) return completed("No exports yet.");
-      const rows: Record<string, string>[] = [];
-      for (const j of jobs) {
-        const a = j.archive_id ? await getArchive(s.db, j.archive_id) : undefined;
-        const progress =
-          j.progress && typeof j.progress.messages === "number" ? `${j.progress.messages} messages` : "";
-        rows.push({
-          started: new Date(j.created_at).toISOString().slice(0, 16).replace("T", " "),
-          status: j.status === "failed" ? `failed: ${j.error ?? ""}` : j.status,
-          progress,
-          size: a && a.status === "ready" ? `${Math.ceil(Number(a.byte_size) / 1024)} KiB` : "",
-          expires: a ? new Date(a.expires_at).toISOString().slice(0, 16).replace("T", " ") : "",
-        });
-      }
-      return completed("Download links are sent by chat message when an export is ready.", [
-        renderTable({
-          title: "Exports",
-          columns: [
-            { var: "started", label: "Started (UTC)" },
-            { var: "status", label: "Status" },
-            { var: "progress", label: "Progress" },
-            { var: "size", label: "Size" },
-            { var: "expires", label: "Link expires (UTC)" },
-          ],
-          rows,
-        }),
-      ]);
-    },
-  };
+  return command("export-status", "My exports", "user", async (ctx) => {
+    const jobs = await listJobs(s.db, ctx.user, [EXPORT_JOB]);
+    const schedule = describeSchedule(await s.schedules.get(ctx.user));
+    if (jobs.length === 0) return completed(["No exports yet.", schedule].join("\n"));
+    const rows: Record<string, string>[] = [];
+    for (const j of jobs) {
+      const a = j.archive_id ? await getArchive(s.db, j.archive_id) : undefined;
+      const progress =
+        j.progress && typeof j.progress.messages === "number" ? `${j.progress.messages} messages` : "";
+      rows.push({
+        started: new Date(j.created_at).toISOString().slice(0, 16).replace("T", " "),
+        status: j.status === "failed" ? `failed: ${j.error ?? ""}` : j.status,
+        progress,
+        size: a && a.status === "ready" ? formatBytes(Number(a.byte_size)) : "",
+        expires: a ? new Date(a.expires_at).toISOString().slice(0, 16).replace("T", " ") : "",
+      });
+    }
+    const latest = jobs[0] as (typeof jobs)[number];
+    const latestRow = rows[0] as Record<string, string>;
+    return completedWithTable(
+      [
+        `Latest export: started ${latestRow.started} UTC, ${latestRow.status}${latestRow.size ? `, ${latestRow.size}` : ""}${latestRow.expires && latest.status === "done" ? `, link valid until ${latestRow.expires} UTC` : ""}.`,
+        "Download links are sent by chat message when an export is ready.",
+        schedule,
+      ].join("\n"),
+      {
+        title: "Exports",
+        columns: {
+          started: "Started (UTC)",
+          status: "Status",
+          progress: "Progress",
+          size: "Size",
+          expires: "Link expires (UTC)",
+        },
+        rows,
+      },
+    );
+  });
 }

@@ -1,13 +1,13 @@
 // move-away / move-here / move-status: move an account between servers (XEP-0283).
-import type { Command } from "../adhoc/command.js";
-import { completed, failed } from "../adhoc/command.js";
-import { FormError, renderTable } from "../adhoc/forms.js";
-import type { AppServices } from "../app.js";
+import { command, type Command } from "../adhoc/command.js";
+import { completed, completedWithTable, failed } from "../adhoc/command.js";
+import { FormError } from "../adhoc/forms.js";
+import type { AppServices } from "../services.js";
 import { countActiveJobs } from "../storage/jobs.js";
-import { MOVE_AWAY_JOB } from "../move/away.js";
-import { MOVE_HERE_JOB } from "../move/here.js";
-import { latestMove, moveContacts } from "../move/progress.js";
-import { summarizeStates } from "../move/contacts.js";
+import { MOVE_AWAY_JOB } from "../account-moves/away.js";
+import { MOVE_HERE_JOB } from "../account-moves/here.js";
+import { latestMove, moveContacts } from "../account-moves/progress.js";
+import { summarizeStates } from "../account-moves/contacts.js";
 
 const BARE = /^[^@/\s]+@[^@/\s]+\.[^@/\s]+$|^[^@/\s]+@localhost$/;
 
@@ -94,39 +94,27 @@ export const moveHereCommand = moveCommand({
 });
 
 export function moveStatusCommand(s: AppServices): Command {
-  return {
-    node: "move-status",
-    name: "My move: contacts",
-    access: "user",
-    async start(ctx) {
-      const move = await latestMove(s.db, ctx.user);
-      if (!move) return completed("No move yet.");
-      const rows = await moveContacts(s, move);
-      const { job } = move;
-      const what = move.direction === "away" ? `Move to ${move.newJid}` : `Move here from ${move.oldJid}`;
-      return completed(
-        [
-          { type: "info", text: `${what}: ${job.status}${job.error ? ` (${job.error})` : ""}.` },
-          { type: "info", text: `Contacts: ${summarizeStates(rows)}.` },
-        ],
-        [
-          renderTable({
-            title: "Contacts",
-            columns: [
-              { var: "contact", label: "Contact" },
-              { var: "status", label: "Status" },
-              { var: "detail", label: "Detail" },
-              { var: "attempts", label: "Asked" },
-            ],
-            rows: rows.map((r) => ({
-              contact: r.contact_jid,
-              status: r.status,
-              detail: r.detail ?? "",
-              attempts: String(r.attempts),
-            })),
-          }),
-        ],
-      );
-    },
-  };
+  return command("move-status", "My move: contacts", "user", async (ctx) => {
+    const move = await latestMove(s.db, ctx.user);
+    if (!move) return completed("No move yet.");
+    const rows = await moveContacts(s, move);
+    const { job } = move;
+    const what = move.direction === "away" ? `Move to ${move.newJid}` : `Move here from ${move.oldJid}`;
+    return completedWithTable(
+      [
+        { type: "info", text: `${what}: ${job.status}${job.error ? ` (${job.error})` : ""}.` },
+        { type: "info", text: `Contacts: ${summarizeStates(rows)}.` },
+      ],
+      {
+        title: "Contacts",
+        columns: { contact: "Contact", status: "Status", detail: "Detail", attempts: "Asked" },
+        rows: rows.map((r) => ({
+          contact: r.contact_jid,
+          status: r.status,
+          detail: r.detail ?? "",
+          attempts: String(r.attempts),
+        })),
+      },
+    );
+  });
 }

@@ -1,10 +1,10 @@
 // moved-settings: what happens when a contact announces a move (XEP-0283) — automatic, ask me, or off.
-import type { Command } from "../adhoc/command.js";
+import { command, type Command } from "../adhoc/command.js";
 import { completed } from "../adhoc/command.js";
 import { FormError } from "../adhoc/forms.js";
-import type { AppServices } from "../app.js";
+import type { AppServices } from "../services.js";
 import type { MovedMode } from "../storage/schema.js";
-import { movedMode, setMovedMode } from "../moved/inbound.js";
+import { movedMode, setMovedMode } from "../contact-moves/inbound.js";
 
 const MODES: { value: MovedMode; label: string }[] = [
   {
@@ -16,37 +16,32 @@ const MODES: { value: MovedMode; label: string }[] = [
 ];
 
 export function movedSettingsCommand(s: AppServices): Command {
-  return {
-    node: "moved-settings",
-    name: "When a contact moves",
-    access: "user",
-    async start(ctx) {
-      const current = await movedMode(s.db, ctx.user);
-      return {
-        status: "executing",
-        action: "complete",
-        form: {
-          title: "When a contact moves to a new address",
-          instructions:
-            "Contacts who move announce it with XEP-0283; the old account's statement is always verified first.",
-          fields: [
-            {
-              var: "mode",
-              type: "list-single",
-              label: "Handling",
-              value: current,
-              options: MODES,
-              required: true,
-            },
-          ],
-        },
-        async onSubmit(v, c) {
-          const mode = v.text("mode") as MovedMode;
-          if (!MODES.some((m) => m.value === mode)) throw new FormError("Unknown setting");
-          await setMovedMode(s.db, c.user, mode);
-          return completed(`Saved: ${MODES.find((m) => m.value === mode)?.label ?? mode}.`);
-        },
-      };
-    },
-  };
+  return command("moved-settings", "When a contact moves", "user", async (ctx) => {
+    const current = await movedMode(s.db, ctx.user);
+    return {
+      status: "executing",
+      action: "complete",
+      form: {
+        title: "When a contact moves to a new address",
+        instructions:
+          "Contacts who move announce it with XEP-0283; the old account's statement is always verified first.",
+        fields: [
+          {
+            var: "mode",
+            type: "list-single",
+            label: "Handling",
+            value: current,
+            options: MODES,
+            required: true,
+          },
+        ],
+      },
+      async onSubmit(v, c) {
+        const mode = v.text("mode") as MovedMode;
+        if (!MODES.some((m) => m.value === mode)) throw new FormError("Unknown setting");
+        await setMovedMode(s.db, c.user, mode);
+        return completed(`Saved: ${MODES.find((m) => m.value === mode)?.label ?? mode}.`);
+      },
+    };
+  });
 }

@@ -1,21 +1,37 @@
 // Runs persisted jobs. Handlers get a context to save their cursor (what a resumed run continues
-// from) and progress; the lease is renewed while they run. stop() leaves running jobs leased, so a
-// restarted component resumes them once the lease expires.
+// from) and progress; the lease is renewed while they run. Fairness: one running job per user (see
+// claimJob), and a job running longer than `longJobMs` stops holding its slot, so short jobs are not
+// starved by long ones (at most twice `concurrency` at once). stop() aborts running jobs, waits up to a
+// grace period and hands them back to the queue, so a restarted component resumes them at once.
+// cancel() aborts a job canceled by its owner; a lease renewal that finds the job canceled elsewhere
+// aborts it too.
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Logger } from "../log/logger.js";
 import type { Database, Job } from "../storage/schema.js";
-import { claimJob, finishJob, renewLease, requeueJob, saveCursor, saveProgress } from "../storage/jobs.js";
+import {
+  claimJob,
+  finishJob,
+  releaseJob,
+  renewLease,
+  requeueJob,
+  saveCursor,
+  saveProgress,
+} from "../storage/jobs.js";
 
 export interface JobContext {
   job: Job;
-  /** Aborted when the runner stops or the lease is lost: stop early, the job resumes later. */
+  /** Aborted when the runner stops, the job is canceled or the lease is lost: stop early (resumed later unless canceled). */
   signal: AbortSignal;
   saveCursor(cursor: Record<string, unknown>): Promise<void>;
   progress(progress: Record<string, unknown>): Promise<void>;
 }
 
-export type JobResult = { report?: Record<string, unknown> } | void;
+export type JobResult = {
+  report?: Record<string, unknown>;
+  /** Runs once the job is recorded done (e.g. the "finished" chat), so whoever hears of it finds it done. */
+  announce?: () => Promise<void>;
+} | void;
 export type JobHandler = (ctx: JobContext) => Promise<JobResult>;
 
 /** Throw to retry later (e.g. the XMPP server is restarting). */
@@ -44,7 +60,11 @@ export interface RunnerOptions {
   leaseMs?: number;
   pollMs?: number;
   concurrency?: number;
+  /** A job running longer than this no longer counts towards `concurrency`. */
+  longJobMs?: number;
   maxAttempts?: number;
+  /** Wait before a retry: doubles per attempt from this, up to a minute (the server may be restarting). */
+  retryBaseMs?: number;
   /** Called when a job ends (done or failed), e.g. to tell the user. */
   onFinished?: (job: Job, outcome: { status: "done" | "failed"; error?: string }) => Promise<void> | void;
 }
@@ -52,7 +72,10 @@ export interface RunnerOptions {
 export interface JobRunner {
   start(): void;
   notify(): void;
-  stop(): Promise<void>;
+  /** Aborts the job if it runs here (its row is already marked canceled). */
+  cancel(jobId: string): void;
+  /** Stops taking work, aborts running jobs, waits up to `graceMs` and hands them back to the queue. */
+  stop(graceMs?: number): Promise<void>;
   readonly workerId: string;
 }
 
@@ -61,8 +84,10 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
   const leaseMs = o.leaseMs ?? 30_000;
   const pollMs = o.pollMs ?? 2_000;
   const concurrency = o.concurrency ?? 2;
+  const longJobMs = o.longJobMs ?? 30_000;
   const maxAttempts = o.maxAttempts ?? 5;
-  const running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  const retryBaseMs = o.retryBaseMs ?? 2000;
+  const running = new Map<string, { abort: AbortController; done: Promise<void>; started: number }>();
   let stopped = true;
   let timer: NodeJS.Timeout | null = null;
   let ticking = false;
@@ -71,9 +96,11 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
     if (stopped || ticking) return;
     ticking = true;
     try {
-      while (!stopped && running.size < concurrency) {
+      while (!stopped && hasSlot()) {
         const job = await claimJob(o.db, workerId, Object.keys(o.handlers), leaseMs);
         if (!job) break;
+        // Stopped while claiming: leave it leased; it resumes once the lease expires.
+        if (stopped) break;
         launch(job);
       }
     } catch (err) {
@@ -81,6 +108,14 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
     } finally {
       ticking = false;
     }
+  }
+
+  function hasSlot(): boolean {
+    if (running.size >= 2 * concurrency) return false;
+    const now = Date.now();
+    let counted = 0;
+    for (const r of running.values()) if (now - r.started < longJobMs) counted++;
+    return counted < concurrency;
   }
 
   function launch(job: Job): void {
@@ -109,14 +144,22 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
         if (!handler) throw new JobFailure(`no handler for job kind ${job.kind}`);
         log.info({ attempt: job.attempts }, "job started");
         const result = await handler(ctx);
-        if (abort.signal.aborted) return; // stopped mid-way: leave it leased for resumption
-        await finishJob(o.db, job.id, "done", result && result.report ? { report: result.report } : {});
+        if (abort.signal.aborted) return interrupted(log, job);
+        if (
+          !(await finishJob(o.db, job.id, "done", result && result.report ? { report: result.report } : {}))
+        )
+          return log.info("job canceled");
         log.info("job done");
+        await result
+          ?.announce?.()
+          .catch((err: unknown) => log.warn({ err }, "could not announce a finished job"));
         await o.onFinished?.(job, { status: "done" });
       } catch (err) {
-        if (abort.signal.aborted) return;
+        if (abort.signal.aborted) return interrupted(log, job);
         if (err instanceof RetryableJobError && job.attempts < maxAttempts) {
           log.warn({ err: err.message }, "job will be retried");
+          await pause(Math.min(60_000, retryBaseMs * 2 ** (job.attempts - 1)), abort.signal);
+          if (abort.signal.aborted) return interrupted(log, job);
           await requeueJob(o.db, job.id, err.message);
           return;
         }
@@ -124,18 +167,25 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
           err instanceof JobFailure || err instanceof RetryableJobError ? err.message : "internal error";
         if (!(err instanceof JobFailure)) log.error({ err }, "job failed");
         else log.warn({ err: err.message }, "job failed");
-        await finishJob(o.db, job.id, "failed", {
+        const recorded = await finishJob(o.db, job.id, "failed", {
           error: message,
           ...(err instanceof JobFailure && err.report ? { report: err.report } : {}),
         });
-        await o.onFinished?.(job, { status: "failed", error: message });
+        if (recorded) await o.onFinished?.(job, { status: "failed", error: message });
       } finally {
         clearInterval(renew);
         running.delete(job.id);
         if (!stopped) setImmediate(() => void tick());
       }
     })().catch((err: unknown) => log.error({ err }, "job bookkeeping failed"));
-    running.set(job.id, { abort, done });
+    running.set(job.id, { abort, done, started: Date.now() });
+  }
+
+  /** An aborted job: handed back to the queue when the runner stops (canceled or lost: nothing to do). */
+  async function interrupted(log: Logger, job: Job): Promise<void> {
+    if (!stopped) return log.info("job aborted");
+    await releaseJob(o.db, job.id, workerId);
+    log.info("job handed back to the queue");
   }
 
   return {
@@ -149,12 +199,42 @@ export function createJobRunner(o: RunnerOptions): JobRunner {
     notify() {
       void tick();
     },
-    async stop() {
+    cancel(jobId) {
+      running.get(jobId)?.abort.abort(new Error("job canceled"));
+    },
+    async stop(graceMs = 10_000) {
       stopped = true;
       if (timer) clearInterval(timer);
       timer = null;
-      for (const r of running.values()) r.abort.abort(new Error("runner stopping"));
-      await Promise.all([...running.values()].map((r) => r.done));
+      const jobs = [...running.entries()];
+      for (const [, r] of jobs) r.abort.abort(new Error("runner stopping"));
+      let timeout: NodeJS.Timeout | undefined;
+      const late = await Promise.race([
+        Promise.all(jobs.map(([, r]) => r.done)).then(() => false),
+        new Promise<boolean>((resolve) => (timeout = setTimeout(() => resolve(true), graceMs))),
+      ]);
+      clearTimeout(timeout);
+      if (!late) return;
+      // Handlers still busy (e.g. waiting on a slow request): release their jobs anyway.
+      o.log.warn({ jobs: jobs.filter(([id]) => running.has(id)).length }, "jobs did not stop in time");
+      await Promise.all(
+        jobs
+          .filter(([id]) => running.has(id))
+          .map(([id]) => releaseJob(o.db, id, workerId).catch(() => undefined)),
+      );
     },
   };
+}
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
 }

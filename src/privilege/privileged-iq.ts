@@ -1,4 +1,4 @@
-// XEP-0356 §IQ: act as a local user. Shapes and quirks from prosody-harness-notes §4:
+// XEP-0356 §IQ: act as a local user. Shapes and quirks (docs/server-facts.md, "Privileged IQs"):
 // - the inner <iq> must carry xmlns='jabber:client' explicitly and an id, and should carry `to`;
 // - Prosody returns inner errors inside an outer type='result' (newer versions copy the type), so
 //   the inner type decides; ejabberd drops refused IQs silently, so callers keep timeouts short.

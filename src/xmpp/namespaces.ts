@@ -21,6 +21,7 @@ export const NS_DELAY = "urn:xmpp:delay";
 export const NS_PRIVILEGE_1 = "urn:xmpp:privilege:1";
 export const NS_PRIVILEGE_2 = "urn:xmpp:privilege:2";
 export const NS_MOVED = "urn:xmpp:moved:1";
+export const NS_HINTS = "urn:xmpp:hints";
 export const NS_NICK = "http://jabber.org/protocol/nick";
 export const NS_PIE = "urn:xmpp:pie:0";
 export const NS_PIE_SCRAM = "urn:xmpp:pie:0#scram";

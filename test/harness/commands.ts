@@ -56,3 +56,49 @@ export function tableRows(command: Element): Record<string, string>[] {
     ),
   );
 }
+
+/** One stage of an ad-hoc command: `fields` submitted (a list for multi-value fields) with `action`. */
+export async function commandStage(
+  client: TestClient,
+  to: string,
+  node: string,
+  sessionid?: string,
+  fields?: Record<string, string | string[]>,
+  action = "execute",
+  timeoutMs = 60_000,
+): Promise<Element> {
+  const x = fields
+    ? xml(
+        "x",
+        { xmlns: NS_DATA, type: "submit" },
+        Object.entries(fields).map(([k, v]) =>
+          xml(
+            "field",
+            { var: k },
+            (Array.isArray(v) ? v : [v]).map((one) => xml("value", {}, one)),
+          ),
+        ),
+      )
+    : null;
+  const res = await client.request(
+    xml("iq", { type: "set", to }, xml("command", { xmlns: NS_CMD, node, sessionid, action }, x)),
+    timeoutMs,
+  );
+  const command = res.getChild("command", NS_CMD);
+  if (!command) throw new Error(`no <command/> in the reply to ${node}`);
+  return command;
+}
+
+/** commandStage bound to one component: `step(client, node, sessionid?, fields?, action?)`. */
+export function stagesOf(
+  to: string,
+): (
+  client: TestClient,
+  node: string,
+  sessionid?: string,
+  fields?: Record<string, string | string[]>,
+  action?: string,
+) => Promise<Element> {
+  return (client, node, sessionid, fields, action) =>
+    commandStage(client, to, node, sessionid, fields, action);
+}

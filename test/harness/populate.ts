@@ -1,9 +1,10 @@
-// Fills an account through a real client, the way a person's apps would (prosody-harness-notes §2).
+// Fills an account through a real client, the way a person's apps would.
 import { createHash } from "node:crypto";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { TestClient } from "./clients.js";
-import { sleep } from "./prosody.js";
+
+import { until } from "./wait.js";
 
 const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 
@@ -23,6 +24,14 @@ export function publishOptions(fields: Record<string, string>): Element {
     ),
   );
 }
+
+/** The publish-options XEP-0402 asks for. */
+export const BOOKMARKS2_OPTIONS = {
+  "pubsub#persist_items": "true",
+  "pubsub#max_items": "max",
+  "pubsub#send_last_published_item": "never",
+  "pubsub#access_model": "whitelist",
+};
 
 export async function publish(
   c: TestClient,
@@ -45,6 +54,25 @@ export async function publish(
   );
 }
 
+/** A roster set from the client itself (no subscription: that takes the presence exchange). */
+export async function addContact(c: TestClient, jid: string, name?: string, groups: string[] = []) {
+  await c.request(
+    xml(
+      "iq",
+      { type: "set" },
+      xml(
+        "query",
+        { xmlns: "jabber:iq:roster" },
+        xml(
+          "item",
+          { jid, name },
+          groups.map((g) => xml("group", {}, g)),
+        ),
+      ),
+    ),
+  );
+}
+
 /** Mutual subscription between two online clients (ends as 'both' on each side). */
 export async function befriend(
   a: TestClient,
@@ -54,33 +82,35 @@ export async function befriend(
   nameForB?: string,
   groups: string[] = [],
 ) {
-  await a.request(
-    xml(
-      "iq",
-      { type: "set" },
-      xml(
-        "query",
-        { xmlns: "jabber:iq:roster" },
-        xml(
-          "item",
-          { jid: bJid, name: nameForB },
-          groups.map((g) => xml("group", {}, g)),
-        ),
-      ),
-    ),
-  );
+  await addContact(a, bJid, nameForB, groups);
   await a.xmpp.send(xml("presence", { to: bJid, type: "subscribe" }));
   await b.waitFor((el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === aJid);
   await b.xmpp.send(xml("presence", { to: aJid, type: "subscribed" }));
   await b.xmpp.send(xml("presence", { to: aJid, type: "subscribe" }));
   await a.waitFor((el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === bJid);
   await a.xmpp.send(xml("presence", { to: bJid, type: "subscribed" }));
-  await sleep(150);
+  // Done once both rosters say so.
+  for (const [c, other] of [
+    [a, bJid],
+    [b, aJid],
+  ] as const) {
+    await until(
+      async () =>
+        (await c.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" }))))
+          .getChild("query")
+          ?.getChildren("item")
+          .find((i) => i.attrs.jid === other)?.attrs.subscription,
+      (sub) => sub === "both",
+      { what: `${other} to be a mutual contact` },
+    );
+  }
 }
 
 export interface Profile {
   /** Messages exchanged with the friend. */
   messages: number;
+  /** Store private XML (XEP-0049); false on servers without mod_private, such as Snikket. */
+  privateXml?: boolean;
 }
 
 /** A typical account: friend with name and groups, vCard, nick, bookmarks, private XML, blocklist, chat history. */
@@ -105,12 +135,7 @@ export async function populateAccount(
     "current",
     xml("nick", { xmlns: "http://jabber.org/protocol/nick" }, "Ali ✨"),
   );
-  const bm = {
-    "pubsub#persist_items": "true",
-    "pubsub#max_items": "max",
-    "pubsub#send_last_published_item": "never",
-    "pubsub#access_model": "whitelist",
-  };
+  const bm = BOOKMARKS2_OPTIONS;
   await publish(
     user,
     "urn:xmpp:bookmarks:1",
@@ -129,17 +154,18 @@ export async function populateAccount(
     xml("conference", { xmlns: "urn:xmpp:bookmarks:1", name: "Chess" }),
     bm,
   );
-  await user.request(
-    xml(
-      "iq",
-      { type: "set" },
+  if (p.privateXml !== false)
+    await user.request(
       xml(
-        "query",
-        { xmlns: "jabber:iq:private" },
-        xml("storage", { xmlns: "storage:rosternotes" }, xml("note", { jid: friendJid }, "owes me tea")),
+        "iq",
+        { type: "set" },
+        xml(
+          "query",
+          { xmlns: "jabber:iq:private" },
+          xml("storage", { xmlns: "storage:rosternotes" }, xml("note", { jid: friendJid }, "owes me tea")),
+        ),
       ),
-    ),
-  );
+    );
   await user.request(
     xml(
       "iq",
@@ -177,7 +203,7 @@ export async function populateAccount(
   }
   if (p.messages > 0) {
     const lastFrom = (p.messages - 1) % 2 === 0 ? friend : user;
+    // Received means archived on both sides: mod_mam stores a message before delivering it.
     await lastFrom.waitFor((el) => el.getChildText("body") === `message ${p.messages - 1} ✓`, 30_000);
   }
-  await sleep(200);
 }

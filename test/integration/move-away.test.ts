@@ -1,4 +1,4 @@
-// move-away end to end on one Prosody with two VirtualHosts (harness notes: local contacts work when the
+// move-away end to end on one Prosody with two VirtualHosts (docs/server-facts.md, "Test harness": local contacts work when the
 // moving account is on another host): data copied to the new account, moved statement published,
 // moved-tagged requests sent, and the contact's side (also local) verifies and applies the move
 // automatically. Per-contact progress: bob approves, a contact on an unreachable domain bounces (s2s is
@@ -7,12 +7,13 @@
 import t from "tap";
 import { Writable } from "node:stream";
 import xml from "@xmpp/xml";
-import { startProsody, sleep } from "../harness/prosody.js";
+import { startProsody } from "../harness/prosody.js";
 import { connectClient, type TestClient } from "../harness/clients.js";
-import { befriend, publish } from "../harness/populate.js";
-import { startTestApp } from "../harness/app.js";
+import { befriend, publish, BOOKMARKS2_OPTIONS } from "../harness/populate.js";
+import { localSession, startTestApp } from "../harness/app.js";
 import { getRoster } from "../../src/account/roster.js";
 import { notes, runCommand, tableRows } from "../harness/commands.js";
+import { until } from "../harness/wait.js";
 
 const NS_CMD = "http://jabber.org/protocol/commands";
 const COMPONENT = "portability.localhost";
@@ -35,14 +36,14 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
   const app = await startTestApp(
     prosody,
     {
-      XMPP_CLIENT_SERVICES: `example.test=xmpp://127.0.0.1:${prosody.c2sPort}`,
+      XMPP_CLIENT_SERVICES: `example.test=xmpp+insecure://127.0.0.1:${prosody.c2sPort}`,
       // Ends early once every contact answered; this only bounds a failure.
       MOVE_WATCH_SECONDS: "15",
     },
     { logSink: sink },
   );
   t.teardown(() => app.stop());
-  await sleep(300);
+  t.ok(await app.companion.probe("localhost"), "companion module answers");
   const clients: TestClient[] = [];
   t.teardown(async () => {
     for (const c of clients) await c.stop();
@@ -64,6 +65,19 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
     "http://jabber.org/protocol/nick",
     "current",
     xml("nick", { xmlns: "http://jabber.org/protocol/nick" }, "Alice"),
+  );
+  // A XEP-0402 bookmark with an extension (Prosody also serves it as legacy storage:bookmarks).
+  await publish(
+    alice,
+    "urn:xmpp:bookmarks:1",
+    "tea@rooms.example.net",
+    xml(
+      "conference",
+      { xmlns: "urn:xmpp:bookmarks:1", name: "Tea room", autojoin: "true" },
+      xml("nick", {}, "ali"),
+      xml("extensions", {}, xml("pinned", { xmlns: "urn:example:pinning" })),
+    ),
+    BOOKMARKS2_OPTIONS,
   );
 
   const s1 = (
@@ -106,6 +120,7 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
       throw err;
     });
   t.match(finished.getChildText("body"), /asked 2 contacts/);
+  t.notMatch(finished.getChildText("body"), /pep:[^;.]*failed/, "nothing failed on a clean move");
   t.match(
     finished.getChildText("body"),
     /1 approved, 0 pending, 0 declined, 1 failed/,
@@ -118,8 +133,11 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
     30_000,
   );
   t.ok(told, "bob is told");
-  await sleep(800);
-  const bobRoster = await getRoster(app.link, "bob@localhost");
+  const bobRoster = await until(
+    () => getRoster(localSession(app, "bob@localhost")),
+    (r) => r.some((i) => i.jid === "alice@example.test" && /from|both/.test(i.subscription)),
+    { what: "bob's roster to approve alice@example.test" },
+  );
   t.match(
     bobRoster.find((i) => i.jid === "alice@example.test"),
     { subscription: /from|both/ },
@@ -153,6 +171,19 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
     ),
   );
   t.match(nick.toString(), /Alice/);
+  const bookmarks = await fresh.request(
+    xml(
+      "iq",
+      { type: "get" },
+      xml(
+        "pubsub",
+        { xmlns: "http://jabber.org/protocol/pubsub" },
+        xml("items", { node: "urn:xmpp:bookmarks:1" }),
+      ),
+    ),
+  );
+  t.match(bookmarks.toString(), /tea@rooms\.example\.net/, "XEP-0402 bookmark copied");
+  t.match(bookmarks.toString(), /urn:example:pinning/, "its extension kept");
   const statement = await bob.request(
     xml(
       "iq",
@@ -195,15 +226,11 @@ t.test("move-away: copy, announce, contacts follow; password never logged or sto
   t.match(notes(again), /Asked 1 contacts again \(1 had already accepted\)/);
   const contactRows = async () =>
     app.db.selectFrom("move_contacts").selectAll().orderBy("contact_jid").execute();
-  const deadline = Date.now() + 20_000;
-  let after = await contactRows();
-  while (
-    Date.now() < deadline &&
-    !after.some((r) => r.contact_jid === GHOST && r.attempts === 2 && r.status === "failed")
-  ) {
-    await sleep(200);
-    after = await contactRows();
-  }
+  const after = await until(
+    contactRows,
+    (rows) => rows.some((r) => r.contact_jid === GHOST && r.attempts === 2 && r.status === "failed"),
+    { timeoutMs: 20_000, what: "the straggler's second bounce" },
+  );
   t.match(
     after.map((r) => ({ jid: r.contact_jid, status: r.status, attempts: r.attempts })),
     [

@@ -67,7 +67,7 @@ t.test("missing required fields are reported by label", async (t) => {
 });
 
 t.test("tables put <reported/> before items", async (t) => {
-  const x = renderTable({ columns: [{ var: "id", label: "Id" }], rows: [{ id: "1" }, { id: "2" }] });
+  const x = renderTable({ columns: { id: "Id" }, rows: [{ id: "1" }, { id: "2" }] });
   const kids = x.getChildElements().map((c) => c.name);
   t.same(kids, ["reported", "item", "item"]);
 });

@@ -1,7 +1,7 @@
 import t from "tap";
 import type { Element } from "@xmpp/xml";
 import type { XmppLink } from "../../../src/xmpp/link.js";
-import { createMoveMessenger, renderMoves } from "../../../src/moved/user-messages.js";
+import { createMoveMessenger, renderMoves } from "../../../src/contact-moves/user-messages.js";
 
 function fakeLink(sent: Element[]): XmppLink {
   return {

@@ -2,12 +2,9 @@
 // given the user's roster entries and the fetched statement, either a plan of actions or a reason to
 // do nothing (then the subscribe is delivered unchanged, as the XEP demands on failure).
 import type { RosterItem } from "../account/model.js";
+import type { Statement } from "../account/moved-statement.js";
 
-export type Statement =
-  | { kind: "moved"; newJid: string }
-  /** <gone/> with an xmpp: URI counts as a statement naming that JID (XEP-0283 §4.2). */
-  | { kind: "gone"; uri: string }
-  | { kind: "error"; condition: string };
+export type { Statement };
 
 export interface NoticeFacts {
   /** Local user the subscribe was addressed to (bare). */
@@ -27,6 +24,8 @@ export type Rejection =
   | "old-not-in-roster"
   | "old-not-subscribed"
   | "statement-missing"
+  | "statement-timeout"
+  | "statement-error"
   | "statement-mismatch"
   | "already-subscribed";
 
@@ -41,7 +40,8 @@ export interface Plan {
   retire: string;
 }
 
-export type Verdict = { ok: true; plan: Plan } | { ok: false; reason: Rejection };
+/** `detail`: the error condition when the statement could not be fetched. */
+export type Verdict = { ok: true; plan: Plan } | { ok: false; reason: Rejection; detail?: string };
 
 const BARE = /^[^@/\s]+@[^@/\s]+$/;
 
@@ -77,10 +77,24 @@ export function precheck(f: Pick<NoticeFacts, "from" | "oldJid" | "oldItem" | "n
 export function verify(f: NoticeFacts): Verdict {
   const pre = precheck(f);
   if (pre) return { ok: false, reason: pre };
-  const target = statementTarget(f.statement);
+  const s = f.statement;
+  // A fetch that failed says nothing about the move; only "no such item" means there is no statement.
+  if (s?.kind === "error" && s.condition === "remote-server-timeout")
+    return { ok: false, reason: "statement-timeout", detail: s.condition };
+  if (s?.kind === "error" && s.condition !== "item-not-found")
+    return { ok: false, reason: "statement-error", detail: s.condition };
+  const target = statementTarget(s);
   if (!target) return { ok: false, reason: "statement-missing" };
   if (target !== normaliseBare(f.from)) return { ok: false, reason: "statement-mismatch" };
-  const old = f.oldItem as RosterItem;
+  return { ok: true, plan: planMove(f as Omit<NoticeFacts, "statement"> & { oldItem: RosterItem }) };
+}
+
+/**
+ * What a verified move does, from the roster entries alone (precheck passed: the old contact is in the
+ * roster): the new contact takes the old one's name and groups (or keeps its own when the old has none).
+ */
+export function planMove(f: Omit<NoticeFacts, "statement" | "user"> & { oldItem: RosterItem }): Plan {
+  const old = f.oldItem;
   const newItem: RosterItem = {
     jid: normaliseBare(f.from),
     subscription: f.newItem?.subscription ?? "none",
@@ -88,13 +102,10 @@ export function verify(f: NoticeFacts): Verdict {
     ...(old.name ? { name: old.name } : f.newItem?.name ? { name: f.newItem.name } : {}),
   };
   return {
-    ok: true,
-    plan: {
-      newItem,
-      approve: true,
-      subscribeBack: old.subscription === "both",
-      retire: normaliseBare(f.oldJid),
-    },
+    newItem,
+    approve: true,
+    subscribeBack: old.subscription === "both",
+    retire: normaliseBare(f.oldJid),
   };
 }
 
@@ -104,6 +115,8 @@ export const REJECTION_TEXT: Record<Rejection, string> = {
   "old-not-in-roster": "the old address is not in the contact list",
   "old-not-subscribed": "the old address was not subscribed to the user's presence",
   "statement-missing": "the old account publishes no moved statement",
+  "statement-timeout": "the old account's server did not answer in time",
+  "statement-error": "the old account's moved statement could not be fetched",
   "statement-mismatch": "the old account's moved statement names a different address",
   "already-subscribed": "the new address is already an approved contact",
 };

@@ -6,21 +6,19 @@ import xml from "@xmpp/xml";
 import type { Kysely } from "kysely";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
-import type { XmppLink } from "../xmpp/link.js";
 import { NS_MOVED } from "../xmpp/namespaces.js";
 import { XmppStanzaError } from "../xmpp/stanza-error.js";
-import type { CompanionClient } from "../account/companion-api.js";
+import { privilegedSession, type PrivilegedAccess } from "../account/privileged-session.js";
 import { getRoster } from "../account/roster.js";
 import type { Database, MoveContact } from "../storage/schema.js";
-import { clientServiceFor, login } from "./away.js";
+import { localOf } from "../xmpp/jid.js";
+import { loginForMove } from "./login.js";
 import { describeError, isStraggler, reconcileJob, recordAsked, recordOutcome } from "./contacts.js";
 import { askAndSettle, openSession } from "./requests.js";
 import type { MoveRef } from "./progress.js";
 
-export interface RenotifyDeps {
+export interface RenotifyDeps extends PrivilegedAccess {
   db: Kysely<Database>;
-  link: XmppLink;
-  companion: CompanionClient;
   config: Config;
   log: Logger;
 }
@@ -48,7 +46,7 @@ export async function renotifyAway(
   move: MoveRef,
   password: string,
 ): Promise<RenotifyResult> {
-  const c = await login(clientServiceFor(deps.config, move.newJid), move.newJid, password);
+  const c = await loginForMove(deps.config, move.newJid, password);
   let handedOff = false;
   try {
     const rows = await reconcileJob(deps.db, move.job.id, await openSession(c));
@@ -60,7 +58,7 @@ export async function renotifyAway(
       db: deps.db,
       jobId: move.job.id,
       oldJid: move.oldJid,
-      nick: move.oldJid.slice(0, move.oldJid.indexOf("@")),
+      nick: localOf(move.oldJid),
       contacts,
       watchMs: deps.config.moveWatchSeconds * 1000,
       throttleMs: 200,
@@ -81,7 +79,7 @@ export async function renotifyAway(
 /** From the local account: settle from its roster, ask the stragglers through the companion module. */
 export async function renotifyHere(deps: RenotifyDeps, move: MoveRef): Promise<RenotifyResult> {
   const user = move.newJid;
-  const rows = await reconcileJob(deps.db, move.job.id, await getRoster(deps.link, user));
+  const rows = await reconcileJob(deps.db, move.job.id, await getRoster(privilegedSession(deps, user)));
   const contacts = stragglers(rows);
   const payload = [xml("moved", { xmlns: NS_MOVED }, xml("old-jid", {}, move.oldJid))];
   for (const jid of contacts) {

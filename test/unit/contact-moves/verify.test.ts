@@ -1,5 +1,5 @@
 import t from "tap";
-import { verify, precheck, statementTarget, type NoticeFacts } from "../../../src/moved/verify.js";
+import { verify, precheck, statementTarget, type NoticeFacts } from "../../../src/contact-moves/verify.js";
 
 const base: NoticeFacts = {
   user: "alice@localhost",

@@ -7,6 +7,7 @@ import type { Element } from "@xmpp/xml";
 import type { Client } from "@xmpp/client";
 import { NS_MOVED, NS_NICK, NS_ROSTER } from "../xmpp/namespaces.js";
 import { XmppStanzaError } from "../xmpp/stanza-error.js";
+import { bareOf } from "../xmpp/jid.js";
 import { parseRosterItem } from "../account/roster.js";
 import type { RosterItem } from "../account/model.js";
 import type { Kysely } from "kysely";
@@ -26,7 +27,7 @@ export function movedSubscribe(to: string, oldJid: string, nick?: string): Eleme
 /** The answer a presence carries for a request we sent, or null if it is not one. */
 export function parseAnswer(presence: Element): { jid: string; outcome: ContactOutcome } | null {
   if (presence.name !== "presence") return null;
-  const jid = (presence.attrs.from ?? "").split("/")[0]?.toLowerCase() ?? "";
+  const jid = bareOf(presence.attrs.from ?? "");
   if (!jid) return null;
   switch (presence.attrs.type) {
     case "subscribed":

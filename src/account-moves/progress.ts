@@ -2,7 +2,7 @@
 // local account, whose roster the component reads at any time, so it is settled live; a move-away
 // asked from the remote new account, readable only with its password (the job, move-renotify).
 import type { Kysely } from "kysely";
-import type { XmppLink } from "../xmpp/link.js";
+import { privilegedSession, type PrivilegedAccess } from "../account/privileged-session.js";
 import { XmppStanzaError } from "../xmpp/stanza-error.js";
 import { getRoster } from "../account/roster.js";
 import type { Database, Job, MoveContact } from "../storage/schema.js";
@@ -34,12 +34,12 @@ export async function latestMove(db: Kysely<Database>, user: string): Promise<Mo
 
 /** The move's contacts; a move-here's are first settled against the local roster (stored when changed). */
 export async function moveContacts(
-  deps: { db: Kysely<Database>; link: XmppLink },
+  deps: { db: Kysely<Database> } & PrivilegedAccess,
   move: MoveRef,
 ): Promise<MoveContact[]> {
   if (move.direction === "away") return listContacts(deps.db, move.job.id);
   try {
-    return await reconcileJob(deps.db, move.job.id, await getRoster(deps.link, move.newJid));
+    return await reconcileJob(deps.db, move.job.id, await getRoster(privilegedSession(deps, move.newJid)));
   } catch (err) {
     // No roster privilege (or the server is busy): the recorded states are still right, only older.
     if (err instanceof XmppStanzaError) return listContacts(deps.db, move.job.id);

@@ -6,8 +6,8 @@ import {
   reconcileRows,
   settleContact,
   summarizeStates,
-} from "../../../src/move/contacts.js";
-import { parseAnswer } from "../../../src/move/requests.js";
+} from "../../../src/account-moves/contacts.js";
+import { parseAnswer } from "../../../src/account-moves/requests.js";
 import type { MoveContact } from "../../../src/storage/schema.js";
 import type { RosterItem } from "../../../src/account/model.js";
 
