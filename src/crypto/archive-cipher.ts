@@ -7,6 +7,11 @@
 //   nonce_i = noncePrefix | u64 BE frame counter i
 //   aad_i   = header | flag
 // The final flag is authenticated, so dropping trailing frames (truncation) or reordering is detected.
+//
+// Re-using one key (same salt) for several archives is safe when no (key, nonce) pair repeats: the
+// writer picks noncePrefix, so scheduled exports keep the derived key with a counter and give each
+// archive the next prefix (NIST SP 800-38D's deterministic construction: fixed field = prefix,
+// invocation field = frame counter). Random prefixes would not do: 32 random bits collide too soon.
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 
@@ -47,14 +52,59 @@ function nonce(prefix: Buffer, counter: bigint): Buffer {
   return n;
 }
 
+/** What the format needs to encrypt again without the passphrase (scheduled exports). */
+export interface ArchiveKey {
+  salt: Buffer;
+  log2n: number;
+  r: number;
+  p: number;
+  key: Buffer;
+}
+
+export async function deriveArchiveKey(
+  passphrase: string,
+  opts: { log2n?: number } = {},
+): Promise<ArchiveKey> {
+  if (passphrase.length === 0) throw new ArchiveCipherError("empty passphrase");
+  const log2n = opts.log2n ?? DEFAULT_LOG2N;
+  const salt = randomBytes(16);
+  return { salt, log2n, r: 8, p: 1, key: await deriveKey(passphrase, salt, log2n, 8, 1) };
+}
+
+/** Largest nonce prefix: a key may encrypt at most this many archives. */
+export const MAX_NONCE_PREFIX = 0xffff_ffff;
+
+/**
+ * Encrypts with a kept key. `prefix` must never repeat under this key: callers take it from a
+ * counter stored with the key (1, 2, …), never from randomness.
+ */
+export function encryptStreamWithKey(k: ArchiveKey, prefix: number): Transform {
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > MAX_NONCE_PREFIX) {
+    throw new ArchiveCipherError("nonce prefix out of range: this key has encrypted its last archive");
+  }
+  const p = Buffer.alloc(4);
+  p.writeUInt32BE(prefix);
+  return framedEncryptor(k.salt, k.log2n, k.r, k.p, p, Promise.resolve(k.key));
+}
+
 /** Encrypting Transform. `log2n` is lowered only in tests. */
 export function encryptStream(passphrase: string, opts: { log2n?: number } = {}): Transform {
   if (passphrase.length === 0) throw new ArchiveCipherError("empty passphrase");
   const log2n = opts.log2n ?? DEFAULT_LOG2N;
   const salt = randomBytes(16);
-  const prefix = randomBytes(4);
-  const header = Buffer.concat([MAGIC, salt, Buffer.from([log2n, 8, 1]), prefix]);
-  const keyP = deriveKey(passphrase, salt, log2n, 8, 1);
+  // A fresh salt gives a fresh key, so a random prefix cannot meet an earlier archive's nonces.
+  return framedEncryptor(salt, log2n, 8, 1, randomBytes(4), deriveKey(passphrase, salt, log2n, 8, 1));
+}
+
+function framedEncryptor(
+  salt: Buffer,
+  log2n: number,
+  r: number,
+  p: number,
+  prefix: Buffer,
+  keyP: Promise<Buffer>,
+): Transform {
+  const header = Buffer.concat([MAGIC, salt, Buffer.from([log2n, r, p]), prefix]);
   let counter = 0n;
   let pending: Buffer[] = [];
   let pendingLen = 0;

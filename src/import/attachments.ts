@@ -4,7 +4,7 @@ import type { Logger } from "../log/logger.js";
 import type { XmppLink } from "../xmpp/link.js";
 import { NS_OOB } from "../xmpp/namespaces.js";
 import { sendChat } from "../xmpp/chat.js";
-import { bareOf, domainOf } from "../adhoc/router.js";
+import { bareOf, domainOf } from "../xmpp/jid.js";
 import { readableError, type ImportService } from "./service.js";
 
 export function startAttachmentIntake(deps: {

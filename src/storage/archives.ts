@@ -1,11 +1,27 @@
-// Archive staging: files live in archive_chunks as ~256 KiB bytea rows, written and read as streams,
-// so neither side ever holds a whole archive in memory.
+// Archive staging, written and read as streams so neither side ever holds a whole archive in memory.
+// Metadata is a row in `archives`. The bytes are ~256 KiB bytea rows in archive_chunks on Postgres,
+// and files under DATA_DIR/archives with the embedded database (archive-files.ts), which the opened
+// database registers with useArchiveFiles(); every function here takes the same `db` either way.
 import { createHash, randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { Readable, Writable } from "node:stream";
 import type { Kysely } from "kysely";
 import type { Archive, ArchiveKind, Database } from "./schema.js";
+import type { ArchiveFiles } from "./archive-files.js";
 
 export const CHUNK_SIZE = 256 * 1024;
+
+const fileStores = new WeakMap<Kysely<Database>, ArchiveFiles>();
+
+/** Stage this database's archive bytes in files instead of archive_chunks. */
+export function useArchiveFiles(db: Kysely<Database>, files: ArchiveFiles): void {
+  fileStores.set(db, files);
+}
+
+/** The file store of this database, if its archives live in files. */
+export function archiveFilesOf(db: Kysely<Database>): ArchiveFiles | undefined {
+  return fileStores.get(db);
+}
 
 export interface NewArchiveInput {
   owner: string;
@@ -46,6 +62,8 @@ export function archiveWriter(
   db: Kysely<Database>,
   archiveId: string,
 ): Writable & { stats(): ArchiveWriteStats } {
+  const files = fileStores.get(db);
+  if (files) return files.writer(archiveId, CHUNK_SIZE);
   const hash = createHash("sha256");
   let buffered: Buffer[] = [];
   let size = 0;
@@ -115,13 +133,22 @@ export async function finishArchive(db: Kysely<Database>, id: string, f: FinishI
     .execute();
 }
 
+/** A new download link for a ready archive (the old one stops working). */
+export async function setDownloadToken(db: Kysely<Database>, id: string, tokenHash: string): Promise<void> {
+  await db.updateTable("archives").set({ download_token_hash: tokenHash }).where("id", "=", id).execute();
+}
+
 export async function failArchive(db: Kysely<Database>, id: string, error: string): Promise<void> {
   await db.updateTable("archives").set({ status: "failed", error }).where("id", "=", id).execute();
   await db.deleteFrom("archive_chunks").where("archive_id", "=", id).execute();
+  await fileStores.get(db)?.remove(id);
 }
 
-/** Streams the stored bytes one row at a time, in order. */
+/** Streams the stored bytes in order (from the file, or one row at a time). */
 export function archiveReader(db: Kysely<Database>, archiveId: string): Readable {
+  const files = fileStores.get(db);
+  // Archives staged before the embedded database moved bytes to files are still read from their rows.
+  if (files && existsSync(files.path(archiveId))) return files.reader(archiveId, CHUNK_SIZE);
   let seq = 0;
   return new Readable({
     highWaterMark: CHUNK_SIZE,
@@ -169,8 +196,30 @@ export async function listArchives(db: Kysely<Database>, owner: string): Promise
     .execute();
 }
 
-/** Deletes expired archives (chunks cascade); returns how many. */
+/**
+ * Deletes expired archives — downloads and staged imports, finished or abandoned mid-transfer (chunks
+ * cascade, files are removed) — and expired upload links; returns how many archives.
+ */
 export async function purgeExpired(db: Kysely<Database>, now = new Date()): Promise<number> {
-  const res = await db.deleteFrom("archives").where("expires_at", "<=", now).executeTakeFirst();
-  return Number(res.numDeletedRows);
+  const gone = await db.deleteFrom("archives").where("expires_at", "<=", now).returning("id").execute();
+  const files = fileStores.get(db);
+  if (files) {
+    for (const { id } of gone) await files.remove(id);
+    // Files whose row is gone some other way (a crash between the two steps): nothing can read them.
+    const onDisk = await files.list();
+    if (onDisk.size > 0) {
+      const known = new Set(
+        (
+          await db
+            .selectFrom("archives")
+            .select("id")
+            .where("id", "in", [...onDisk])
+            .execute()
+        ).map((r) => r.id),
+      );
+      for (const id of onDisk) if (!known.has(id)) await files.remove(id);
+    }
+  }
+  await db.deleteFrom("upload_links").where("expires_at", "<=", now).execute();
+  return gone.length;
 }

@@ -30,7 +30,11 @@ export async function createJob(db: Kysely<Database>, j: NewJobInput): Promise<s
   return id;
 }
 
-/** Atomically takes the oldest runnable job of these kinds (queued, or running with an expired lease). */
+/**
+ * Atomically takes the oldest runnable job of these kinds (queued, or running with an expired lease)
+ * whose owner has no other job running: one running job per user, so one user's queue never holds
+ * every slot while another user's job waits.
+ */
 export async function claimJob(
   db: Kysely<Database>,
   workerId: string,
@@ -53,16 +57,29 @@ export async function claimJob(
       "id",
       "=",
       db
-        .selectFrom("jobs")
-        .select("id")
-        .where("kind", "in", kinds)
+        .selectFrom("jobs as j")
+        .select("j.id")
+        .where("j.kind", "in", kinds)
         .where((eb) =>
           eb.or([
-            eb("status", "=", "queued"),
-            eb.and([eb("status", "=", "running"), eb("lease_until", "<", now)]),
+            eb("j.status", "=", "queued"),
+            eb.and([eb("j.status", "=", "running"), eb("j.lease_until", "<", now)]),
           ]),
         )
-        .orderBy("created_at")
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom("jobs as r")
+                .select("r.id")
+                .whereRef("r.owner_jid", "=", "j.owner_jid")
+                .whereRef("r.id", "!=", "j.id")
+                .where("r.status", "=", "running")
+                .where("r.lease_until", ">=", now),
+            ),
+          ),
+        )
+        .orderBy("j.created_at")
         .limit(1)
         .forUpdate()
         .skipLocked(),
@@ -87,26 +104,27 @@ export async function renewLease(
   return Number(res.numUpdatedRows) === 1;
 }
 
-export async function saveCursor(
-  db: Kysely<Database>,
-  id: string,
-  cursor: Record<string, unknown>,
-): Promise<void> {
-  await db
-    .updateTable("jobs")
-    .set({ cursor: JSON.stringify(cursor), updated_at: new Date() })
-    .where("id", "=", id)
-    .execute();
+export function saveCursor(db: Kysely<Database>, id: string, cursor: Record<string, unknown>): Promise<void> {
+  return saveJson(db, id, "cursor", cursor);
 }
 
-export async function saveProgress(
+export function saveProgress(
   db: Kysely<Database>,
   id: string,
   progress: Record<string, unknown>,
 ): Promise<void> {
+  return saveJson(db, id, "progress", progress);
+}
+
+async function saveJson(
+  db: Kysely<Database>,
+  id: string,
+  column: "cursor" | "progress",
+  value: Record<string, unknown>,
+): Promise<void> {
   await db
     .updateTable("jobs")
-    .set({ progress: JSON.stringify(progress), updated_at: new Date() })
+    .set({ [column]: JSON.stringify(value), updated_at: new Date() })
     .where("id", "=", id)
     .execute();
 }
@@ -116,8 +134,8 @@ export async function finishJob(
   id: string,
   status: "done" | "failed" | "canceled",
   fields: { report?: Record<string, unknown>; error?: string } = {},
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const res = await db
     .updateTable("jobs")
     .set({
       status,
@@ -128,6 +146,55 @@ export async function finishJob(
       ...(fields.error !== undefined ? { error: fields.error } : {}),
     })
     .where("id", "=", id)
+    // A job canceled while its handler was finishing stays canceled.
+    .where("status", "!=", "canceled")
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** The owner's queued or running jobs, oldest first. */
+export async function activeJobs(db: Kysely<Database>, owner: string): Promise<Job[]> {
+  return db
+    .selectFrom("jobs")
+    .selectAll()
+    .where("owner_jid", "=", owner)
+    .where("status", "in", ["queued", "running"])
+    .orderBy("created_at")
+    .execute();
+}
+
+/** Cancels the owner's job if it is still queued or running; returns it, or undefined. */
+export async function cancelJob(db: Kysely<Database>, id: string, owner: string): Promise<Job | undefined> {
+  return db
+    .updateTable("jobs")
+    .set({
+      status: "canceled",
+      lease_owner: null,
+      lease_until: null,
+      error: "canceled by the user",
+      updated_at: new Date(),
+    })
+    .where("id", "=", id)
+    .where("owner_jid", "=", owner)
+    .where("status", "in", ["queued", "running"])
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Hands a job this worker holds back to the queue at shutdown; the interrupted attempt is not counted. */
+export async function releaseJob(db: Kysely<Database>, id: string, workerId: string): Promise<void> {
+  await db
+    .updateTable("jobs")
+    .set((eb) => ({
+      status: "queued",
+      lease_owner: null,
+      lease_until: null,
+      attempts: eb("attempts", "-", 1),
+      updated_at: new Date(),
+    }))
+    .where("id", "=", id)
+    .where("lease_owner", "=", workerId)
+    .where("status", "=", "running")
     .execute();
 }
 
@@ -137,6 +204,7 @@ export async function requeueJob(db: Kysely<Database>, id: string, error: string
     .updateTable("jobs")
     .set({ status: "queued", lease_owner: null, lease_until: null, error, updated_at: new Date() })
     .where("id", "=", id)
+    .where("status", "!=", "canceled")
     .execute();
 }
 

@@ -2,7 +2,10 @@
 // Sections under <user/> are built as small elements; the sections that can be huge (message archive,
 // offline messages, PEP items) are emitted child by child. Hostile input is refused: any DOCTYPE
 // (no entity expansion at all), undefined entities (saxes), over-deep nesting, oversize elements,
-// non-UTF-8 bytes, a wrong root — each with line and column.
+// non-UTF-8 bytes, a wrong root — each with line and column. Memory stays flat whatever the input:
+// every text, tag and comment is measured before saxes buffers it (markup-guard.ts), built elements are
+// bounded in characters and in element count, and accounts, contacts, groups and field lengths are
+// limited with messages that say which limit was hit.
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import { SaxesParser, type SaxesTagNS } from "saxes";
@@ -18,18 +21,20 @@ import {
   NS_ROSTER,
   NS_VCARD_TEMP,
 } from "../xmpp/namespaces.js";
-import { ArchiveFormatError, type ArchiveRecord } from "./records.js";
+import { ArchiveFormatError, ArchiveLimitError, type ArchiveRecord } from "./records.js";
+import { MarkupGuard } from "./markup-guard.js";
 import {
   decodeArchiveResult,
   decodeBlocklist,
   decodePending,
   decodePepItems,
   decodePepOwner,
+  decodePrivacy,
   decodeRoster,
   decodeScram,
 } from "./sections.js";
 
-/** ejabberd still reads the pre-1.0 namespace (digest §1.2). */
+/** ejabberd still reads the pre-1.0 namespace (docs/server-facts.md, "XEP-0227 files"). */
 const NS_PIE_LEGACY = "http://www.xmpp.org/extensions/xep-0227.html#ns";
 const NS_XINCLUDE = "http://www.w3.org/2001/XInclude";
 const NS_PRIVACY = "jabber:iq:privacy";
@@ -39,9 +44,32 @@ export interface ReaderLimits {
   maxDepth: number;
   /** Largest single built element (a section, or one archive/offline/PEP item), in characters. */
   maxElementChars: number;
+  /** Most elements inside one built element (each costs far more memory than its characters). */
+  maxElementNodes: number;
+  /** Longest text run, tag (with its attributes) or comment, in characters, measured as it arrives. */
+  maxTextChars: number;
+  /** Accounts (<user/>) per archive. */
+  maxUsers: number;
+  /** Roster items per account. */
+  maxContacts: number;
+  /** Groups per roster item. */
+  maxGroups: number;
+  /** Longest user name, contact name or group name. */
+  maxFieldChars: number;
 }
 
-export const DEFAULT_LIMITS: ReaderLimits = { maxDepth: 48, maxElementChars: 16 * 1024 * 1024 };
+export const DEFAULT_LIMITS: ReaderLimits = {
+  maxDepth: 48,
+  maxElementChars: 16 * 1024 * 1024,
+  maxElementNodes: 50_000,
+  maxTextChars: 2 * 1024 * 1024,
+  maxUsers: 100,
+  maxContacts: 5000,
+  maxGroups: 100,
+  maxFieldChars: 1024,
+};
+/** RFC 7622: localpart, domainpart and resourcepart are at most 1023 bytes each. */
+const MAX_JID_CHARS = 3071;
 
 type Input = AsyncIterable<Buffer | Uint8Array | string> | Iterable<Buffer | Uint8Array | string>;
 
@@ -64,6 +92,14 @@ export async function* readArchive(
   const fail = (reason: string): never => {
     throw new ArchiveFormatError(reason, parser.line, parser.column + 1);
   };
+  const overLimit = (reason: string): never => {
+    throw new ArchiveLimitError(reason, parser.line, parser.column + 1);
+  };
+  const guard = new MarkupGuard(lim.maxTextChars);
+  let users = 0;
+  /** Roster items in the roster being built, groups in the item being built. */
+  let contacts = 0;
+  let groups = 0;
 
   // Structural state.
   let depth = 0;
@@ -78,10 +114,11 @@ export async function* readArchive(
   const stack: Element[] = [];
   const uris: string[] = [];
   let buildChars = 0;
+  let buildNodes = 0;
 
   const grow = (n: number): void => {
     buildChars += n;
-    if (buildChars > lim.maxElementChars) fail(`element larger than ${lim.maxElementChars} characters`);
+    if (buildChars > lim.maxElementChars) overLimit(`element larger than ${lim.maxElementChars} characters`);
   };
 
   parser.on("xmldecl", (decl) => {
@@ -118,6 +155,11 @@ export async function* readArchive(
       queue.push({ kind: "host", jid: host });
     } else if (level === 3) {
       user = attr(tag, "name") ?? fail("<user/> without a name attribute");
+      if (user.length > lim.maxFieldChars)
+        overLimit(`a user name longer than ${lim.maxFieldChars} characters`);
+      if (++users > lim.maxUsers) {
+        overLimit(`the archive holds more than ${lim.maxUsers} accounts; export only the account to import`);
+      }
       queue.push({
         kind: "user",
         host: host ?? "",
@@ -138,6 +180,10 @@ export async function* readArchive(
 
   function build(tag: SaxesTagNS, level: number): void {
     const parentUri = uris[uris.length - 1];
+    if (++buildNodes > lim.maxElementNodes) {
+      overLimit(`a section with more than ${lim.maxElementNodes} elements`);
+    }
+    countRosterParts(tag);
     const attrs: Record<string, string> = {};
     for (const a of Object.values(tag.attributes)) {
       if (a.name === "xmlns" || a.name.startsWith("xmlns:")) continue;
@@ -155,6 +201,23 @@ export async function* readArchive(
     }
     stack.push(el);
     uris.push(tag.uri);
+  }
+
+  /** Contacts and groups are counted while the roster is built, so a huge one is refused early. */
+  function countRosterParts(tag: SaxesTagNS): void {
+    const root = stack[0];
+    if (!root || root.name !== "query" || root.attrs.xmlns !== NS_ROSTER) {
+      if (stack.length === 0 && tag.local === "query" && tag.uri === NS_ROSTER) contacts = 0;
+      return;
+    }
+    if (stack.length === 1 && tag.local === "item") {
+      groups = 0;
+      if (++contacts > lim.maxContacts) {
+        overLimit(`the account has more than ${lim.maxContacts} contacts, more than can be imported`);
+      }
+    } else if (stack.length === 2 && tag.local === "group" && ++groups > lim.maxGroups) {
+      overLimit(`a contact is in more than ${lim.maxGroups} groups`);
+    }
   }
 
   parser.on("text", (text) => {
@@ -175,6 +238,7 @@ export async function* readArchive(
       uris.pop();
       if (stack.length === 0) {
         buildChars = 0;
+        buildNodes = 0;
         emitBuilt(el, buildRootDepth);
       }
     } else if (level === 4) {
@@ -218,9 +282,12 @@ export async function* readArchive(
     }
     const key = `${el.name} ${ns}`;
     switch (key) {
-      case `query ${NS_ROSTER}`:
-        queue.push(decodeRoster(el));
+      case `query ${NS_ROSTER}`: {
+        const rec = decodeRoster(el);
+        if (rec.kind === "roster") checkRosterFields(rec.items);
+        queue.push(rec);
         return;
+      }
       case `presence ${NS_CLIENT}`:
       case `presence ${NS_PIE}`:
       case `presence ${NS_PIE_LEGACY}`: {
@@ -236,7 +303,7 @@ export async function* readArchive(
         queue.push({ kind: "private", payloads: el.getChildElements() });
         return;
       case `query ${NS_PRIVACY}`:
-        queue.push({ kind: "privacy", element: el });
+        queue.push(...decodePrivacy(el));
         return;
       case `pubsub ${NS_PUBSUB_OWNER}`:
         queue.push(...decodePepOwner(el));
@@ -257,6 +324,29 @@ export async function* readArchive(
     }
   }
 
+  function checkRosterFields(items: { jid: string; name?: string; groups: string[] }[]): void {
+    for (const i of items) {
+      const who = i.jid.length > 80 ? `${i.jid.slice(0, 80)}…` : i.jid;
+      if (i.jid.length > MAX_JID_CHARS)
+        overLimit(`a contact address longer than ${MAX_JID_CHARS} characters`);
+      if ((i.name?.length ?? 0) > lim.maxFieldChars) {
+        overLimit(`the name of contact ${who} is longer than ${lim.maxFieldChars} characters`);
+      }
+      if (i.groups.some((g) => g.length > lim.maxFieldChars)) {
+        overLimit(`a group name of contact ${who} is longer than ${lim.maxFieldChars} characters`);
+      }
+    }
+  }
+
+  /** Feeds one decoded chunk to saxes, stopping where the guard finds a construct over the limit. */
+  function feed(text: string): void {
+    const v = guard.scan(text);
+    if (!v) return void parser.write(text);
+    parser.write(text.slice(0, v.at));
+    if (/DOCTYPE/.test(v.reason)) fail(v.reason);
+    overLimit(v.reason);
+  }
+
   for await (const chunk of input) {
     let text: string;
     if (typeof chunk === "string") {
@@ -269,16 +359,17 @@ export async function* readArchive(
       }
       text = text!;
     }
-    parser.write(text);
+    feed(text);
     for (let i = 0; i < queue.length; i++) yield queue[i] as ArchiveRecord;
     queue.length = 0;
   }
+  let rest = "";
   try {
-    const rest = decoder.decode();
-    if (rest) parser.write(rest);
+    rest = decoder.decode();
   } catch {
     fail("the file is not valid UTF-8");
   }
+  if (rest) feed(rest);
   if (!sawRoot) fail("the file is empty or has no root element");
   if (depth > 0) fail("the file is truncated (elements are not closed)");
   parser.close();

@@ -19,7 +19,8 @@ export type ArchiveRecord =
   | { kind: "pending"; subscription: PendingSubscription }
   | { kind: "vcard"; vcard: Element }
   | { kind: "private"; payloads: Element[] }
-  | { kind: "privacy"; element: Element }
+  /** XEP-0016 privacy lists; what fits XEP-0191 is emitted just before as a `blocklist` record. */
+  | { kind: "privacy"; element: Element; skipped: string[] }
   | { kind: "pep-node"; node: string; config: NodeConfig; affiliations: PepAffiliation[] }
   | { kind: "pep-items"; node: string; items: PepItem[] }
   | { kind: "blocklist"; jids: string[] }
@@ -39,5 +40,13 @@ export class ArchiveFormatError extends Error {
   ) {
     super(`line ${line}, column ${column}: ${reason}`);
     this.name = "ArchiveFormatError";
+  }
+}
+
+/** The archive is well-formed but exceeds one of the reader's size limits (the reason names it). */
+export class ArchiveLimitError extends ArchiveFormatError {
+  constructor(reason: string, line: number, column: number) {
+    super(reason, line, column);
+    this.name = "ArchiveLimitError";
   }
 }

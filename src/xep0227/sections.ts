@@ -1,5 +1,5 @@
 // Element → record decoding for each XEP-0227 section, tolerant of the variants real exporters write
-// (digest §1.3, §9): Prosody's pending <presence/> without a namespace, submit forms listing empty
+// (docs/server-facts.md, "XEP-0227 files"): Prosody's pending <presence/> without a namespace, submit forms listing empty
 // fields, ejabberd's password attribute, items without timestamps.
 import type { Element } from "@xmpp/xml";
 import { NS_DATA, NS_PIE_SCRAM, NS_PUBSUB, NS_PUBSUB_OWNER } from "../xmpp/namespaces.js";
@@ -89,4 +89,53 @@ export function isPepOwner(el: Element): boolean {
 
 export function isPepItems(el: Element): boolean {
   return el.name === "pubsub" && el.getNS() === NS_PUBSUB;
+}
+
+const STANZA_KINDS = ["message", "iq", "presence-in", "presence-out"];
+/** ejabberd keeps the XEP-0191 blocklist as a privacy list of this name (made the default). */
+const EJABBERD_BLOCKLIST = "Blocked contacts";
+
+/**
+ * XEP-0016 privacy lists → what XEP-0191 can carry: the "deny a JID completely" items of the default
+ * list (or of ejabberd's "Blocked contacts" list when no default is named) become blocklist entries;
+ * every other rule and list is reported, with the reason it has no blocklist equivalent.
+ */
+export function decodePrivacy(query: Element): ArchiveRecord[] {
+  const lists = query.getChildren("list");
+  const named = query.getChild("default")?.attrs.name;
+  const chosen =
+    named ?? (lists.some((l) => l.attrs.name === EJABBERD_BLOCKLIST) ? EJABBERD_BLOCKLIST : null);
+  const jids: string[] = [];
+  const skipped: string[] = [];
+  for (const list of lists) {
+    const name = list.attrs.name ?? "";
+    const items = list.getChildren("item");
+    if (name !== chosen) {
+      if (items.length > 0)
+        skipped.push(
+          `privacy list "${name}" (${items.length} rule${items.length === 1 ? "" : "s"}): not your default list, and only the default one can become a blocklist`,
+        );
+      continue;
+    }
+    for (const item of items) {
+      const what = item.attrs.type ? `${item.attrs.type} ${item.attrs.value ?? ""}` : "everyone else";
+      const kinds = item.getChildElements().map((c) => c.name);
+      const whole = kinds.length === 0 || STANZA_KINDS.every((k) => kinds.includes(k));
+      if (item.attrs.action !== "deny") {
+        skipped.push(`privacy rule "${item.attrs.action ?? "?"} ${what}": a blocklist only blocks`);
+      } else if (item.attrs.type !== "jid" || !item.attrs.value) {
+        skipped.push(`privacy rule "deny ${what}": a blocklist only holds addresses`);
+      } else if (!whole) {
+        skipped.push(
+          `privacy rule "deny ${what}" for ${kinds.join(", ")} only: a blocklist blocks everything from an address`,
+        );
+      } else {
+        jids.push(item.attrs.value);
+      }
+    }
+  }
+  const records: ArchiveRecord[] = [];
+  if (jids.length > 0) records.push({ kind: "blocklist", jids });
+  records.push({ kind: "privacy", element: query, skipped });
+  return records;
 }

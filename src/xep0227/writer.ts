@@ -1,28 +1,17 @@
 // Streaming XEP-0227 v1.1 writer for one user. Strings go to any Writable (file, gzip, Postgres
 // staging) with backpressure; the archive and offline sections are written one message at a time.
-// Interop choices (digest §1.4, §9): pending presences carry xmlns='jabber:client' (Prosody's own
+// Interop choices (docs/server-facts.md, "XEP-0227 files"): pending presences carry xmlns='jabber:client' (Prosody's own
 // writer omits it and then loses them), PEP items oldest first, node configs as submit forms, the
 // blocklist in urn:xmpp:blocking (not defined by XEP-0227; other importers ignore it).
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
-import {
-  NS_BLOCKING,
-  NS_CLIENT,
-  NS_PIE,
-  NS_PIE_MAM,
-  NS_PIE_SCRAM,
-  NS_PRIVATE,
-  NS_PUBSUB,
-  NS_PUBSUB_OWNER,
-  NS_ROSTER,
-  NS_VCARD_TEMP,
-} from "../xmpp/namespaces.js";
+import * as ns from "../xmpp/namespaces.js";
 import { cloneElement } from "../xmpp/xml-util.js";
 import { rosterItemElement } from "../account/roster.js";
 import { NODE_CONFIG_FORM, renderSubmitForm } from "../account/pep.js";
-import { archivedToResult } from "../account/companion.js";
+import { archivedToResult } from "../account/mam.js";
 import type {
   ArchivedMessage,
   PendingSubscription,
@@ -85,7 +74,7 @@ export function createArchiveWriter(out: Writable): ArchiveWriter {
     async begin(host, user) {
       begun = true;
       await write(
-        `<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='${NS_PIE}'><host jid=${q(host)}><user name=${q(user)}>`,
+        `<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='${ns.NS_PIE}'><host jid=${q(host)}><user name=${q(user)}>`,
       );
     },
     async scram(credentials) {
@@ -93,7 +82,7 @@ export function createArchiveWriter(out: Writable): ArchiveWriter {
         await section(
           xml(
             "scram-credentials",
-            { xmlns: NS_PIE_SCRAM, mechanism: c.mechanism },
+            { xmlns: ns.NS_PIE_SCRAM, mechanism: c.mechanism },
             xml("iter-count", {}, String(c.iterations)),
             xml("salt", {}, c.salt),
             xml("server-key", {}, c.serverKey),
@@ -106,34 +95,38 @@ export function createArchiveWriter(out: Writable): ArchiveWriter {
       await section(
         xml(
           "query",
-          { xmlns: NS_ROSTER },
+          { xmlns: ns.NS_ROSTER },
           items.map((i) => rosterItemElement(i)),
         ),
       );
       count("roster", items.length);
       for (const p of pending) {
         await section(
-          xml("presence", { xmlns: NS_CLIENT, type: "subscribe", from: p.from }, p.payload.map(cloneElement)),
+          xml(
+            "presence",
+            { xmlns: ns.NS_CLIENT, type: "subscribe", from: p.from },
+            p.payload.map(cloneElement),
+          ),
         );
         count("pending");
       }
     },
     async vcard(card) {
       const c = cloneElement(card);
-      c.attrs.xmlns = NS_VCARD_TEMP;
+      c.attrs.xmlns = ns.NS_VCARD_TEMP;
       await section(c);
       count("vcard");
     },
     async privateXml(payloads) {
       if (payloads.length === 0) return;
-      await section(xml("query", { xmlns: NS_PRIVATE }, payloads.map(cloneElement)));
+      await section(xml("query", { xmlns: ns.NS_PRIVATE }, payloads.map(cloneElement)));
       count("private", payloads.length);
     },
     async blocklist(jids) {
       await section(
         xml(
           "blocklist",
-          { xmlns: NS_BLOCKING },
+          { xmlns: ns.NS_BLOCKING },
           jids.map((jid) => xml("item", { jid })),
         ),
       );
@@ -144,7 +137,7 @@ export function createArchiveWriter(out: Writable): ArchiveWriter {
       await section(
         xml(
           "pubsub",
-          { xmlns: NS_PUBSUB_OWNER },
+          { xmlns: ns.NS_PUBSUB_OWNER },
           nodes.flatMap((n) => [
             xml("configure", { node: n.node }, renderSubmitForm(NODE_CONFIG_FORM, n.config)),
             n.affiliations.length > 0
@@ -160,7 +153,7 @@ export function createArchiveWriter(out: Writable): ArchiveWriter {
       await section(
         xml(
           "pubsub",
-          { xmlns: NS_PUBSUB },
+          { xmlns: ns.NS_PUBSUB },
           nodes.map((n) =>
             xml(
               "items",
@@ -185,18 +178,18 @@ export function createArchiveWriter(out: Writable): ArchiveWriter {
     async offlineMessage(message) {
       if (open !== "offline") {
         await closeOpen();
-        await write(`<offline-messages xmlns='${NS_PIE}'>`);
+        await write(`<offline-messages xmlns='${ns.NS_PIE}'>`);
         open = "offline";
       }
       const m = cloneElement(message);
-      m.attrs.xmlns = NS_CLIENT;
+      m.attrs.xmlns = ns.NS_CLIENT;
       await write(m.toString());
       count("offline");
     },
     async archiveMessage(message) {
       if (open !== "archive") {
         await closeOpen();
-        await write(`<archive xmlns='${NS_PIE_MAM}'>`);
+        await write(`<archive xmlns='${ns.NS_PIE_MAM}'>`);
         open = "archive";
       }
       await write(archivedToResult(message).toString());

@@ -1,13 +1,16 @@
-// prosody-migrator as an independent XEP-0227 peer (prosody-harness-notes §9). The stock 0.12.3 script
-// needs two workarounds, applied to a private copy at test time (nothing outside the temp dir changes):
+// prosody-migrator as an independent XEP-0227 peer: the one belonging to the Prosody under test
+// (PROSODY_MIGRATOR, else PROSODY_BIN_DIR/prosody-migrator; 0.12's cannot read 13's archive ids). The stock
+// script needs workarounds (docs/server-facts.md, "Test harness"), applied to a private copy at test time (nothing outside the temp dir changes):
 //   - its XEP-0227 files go to a hard-coded CFG_DATADIR: read it from MIGRATOR_DATA_DIR instead;
-//   - xep0227 → internal aborts on users without an archive or PEP items (assert(iter) on a plain nil).
+//   - xep0227 → internal aborts on users without an archive or PEP items (assert(iter) on a plain nil);
+//   - 13.0.1 ignores --keep-going (its argument parser stores keep_going, the script reads keep-going).
 // It runs with --root (as root it would switch to the prosody user, who cannot read our temp dirs).
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { PROSODY_MIGRATOR_BIN } from "./prosody.js";
 
 const execFileP = promisify(execFile);
 
@@ -30,14 +33,19 @@ export async function createMigrator(): Promise<Migrator> {
   const dir = await mkdtemp(path.join(tmpdir(), "portability-migrator-"));
   const xep0227Dir = path.join(dir, "xep0227");
   await import("node:fs/promises").then((fs) => fs.mkdir(xep0227Dir));
-  const src = await readFile("/usr/bin/prosody-migrator", "utf8");
+  const src = await readFile(PROSODY_MIGRATOR_BIN, "utf8");
   const patched = src
     .replace(/^CFG_DATADIR=.*$/m, "CFG_DATADIR=os.getenv('MIGRATOR_DATA_DIR') or '/var/lib/prosody';")
+    .replace('if options["keep-going"] then', 'if options["keep-going"] or options.keep_going then')
     .replace(
       "\t\tlocal iter, err = origin:find(user);\n\t\tassert(iter, err);",
       "\t\tlocal iter, err = origin:find(user);\n\t\tif not iter and not err then return end\n\t\tassert(iter, err);",
     );
-  if (!patched.includes("MIGRATOR_DATA_DIR") || !patched.includes("if not iter and not err")) {
+  if (
+    !patched.includes("MIGRATOR_DATA_DIR") ||
+    !patched.includes("if not iter and not err") ||
+    !patched.includes("options.keep_going")
+  ) {
     throw new Error("prosody-migrator changed: the test patches no longer apply");
   }
   const script = path.join(dir, "prosody-migrator-local");

@@ -4,39 +4,19 @@
 import t from "tap";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
-import { startProsody, sleep } from "../harness/prosody.js";
+import { startProsody } from "../harness/prosody.js";
 import { connectClient, type TestClient } from "../harness/clients.js";
 import { populateAccount } from "../harness/populate.js";
-import { startTestApp } from "../harness/app.js";
+import { appWithUser, startTestApp, localUrl } from "../harness/app.js";
 import type { App } from "../../src/app.js";
+import { stagesOf } from "../harness/commands.js";
 
 const NS_CMD = "http://jabber.org/protocol/commands";
 const COMPONENT = "portability.localhost";
 
-async function step(
-  c: TestClient,
-  node: string,
-  sessionid?: string,
-  fields?: Record<string, string>,
-  action = "execute",
-): Promise<Element> {
-  const x = fields
-    ? xml(
-        "x",
-        { xmlns: "jabber:x:data", type: "submit" },
-        Object.entries(fields).map(([k, v]) => xml("field", { var: k }, xml("value", {}, v))),
-      )
-    : null;
-  const res = await c.request(
-    xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node, sessionid, action }, x)),
-    60_000,
-  );
-  return res.getChild("command") as Element;
-}
+const step = stagesOf(COMPONENT);
 
-function fixUrl(url: string, app: App): string {
-  return url.replace("127.0.0.1:8787", `127.0.0.1:${app.http.port}`);
-}
+const fixUrl = localUrl;
 
 async function upload(c: TestClient, app: App, body: Uint8Array | string): Promise<Response> {
   const s1 = await step(c, "import");
@@ -235,7 +215,6 @@ t.test("import our own export of another account into a fresh account, twice", a
   t.match(done2.getChildText("body"), /archive: 0 applied, 60 skipped/, "no duplicate messages");
   t.match(done2.getChildText("body"), /roster: 0 applied/, "existing contacts kept");
   t.equal((await imported()).length, 60, "still 60 after the second import");
-  await sleep(10);
 });
 
 t.test(
@@ -367,7 +346,8 @@ t.test(
     const second = await startTestApp(prosody, { ...env, DATABASE_URL: dbUrl });
     t.teardown(async () => {
       await second.stop();
-      await first.database.close().catch(() => undefined);
+      // The first instance's stop also drops the database both used.
+      await first.stop().catch(() => undefined);
     });
     const preview = await importStaged(carol);
     t.match(preview.toString(), /Account in the archive: alice@localhost/);
@@ -496,13 +476,7 @@ t.test(
     t.setTimeout(180_000);
     const { readFile } = await import("node:fs/promises");
     const file = await readFile(new URL("../fixtures/xep0227/ejabberd-23.01/localhost.xml", import.meta.url));
-    const prosody = await startProsody({ companion: true });
-    t.teardown(() => prosody.cleanup());
-    await prosody.register("dora", "example.test", "mine");
-    const dora = await connectClient(prosody, "dora", "example.test", "mine");
-    t.teardown(() => dora.stop());
-    const app = await startTestApp(prosody);
-    t.teardown(() => app.stop());
+    const { prosody, app, client: dora } = await appWithUser(t, "dora", "example.test", "mine");
     t.equal((await upload(dora, app, file)).status, 200);
     const preview = await importStaged(dora);
     t.match(preview.toString(), /plaintext password \(never imported\)/);

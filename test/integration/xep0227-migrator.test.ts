@@ -68,7 +68,7 @@ t.test("prosody-migrator export of a populated account is read completely", asyn
     Array.from({ length: 12 }, (_, i) => `message ${i} ✓`).sort(),
     "bodies intact",
   );
-  // Known peer gap (digest §9.4): Prosody 0.12's driver writes no blocklist at all.
+  // Known peer gap (docs/server-facts.md, "XEP-0227 files"): Prosody 0.12's driver writes no blocklist at all.
   t.notOk(
     recs.some((r) => r.kind === "blocklist"),
     "prosody-migrator drops the blocklist (peer bug, expected)",

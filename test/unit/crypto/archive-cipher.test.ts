@@ -1,6 +1,6 @@
 import t from "tap";
-import { Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { collect } from "../../harness/streams.js";
+import { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import {
   encryptStream,
@@ -10,21 +10,6 @@ import {
 } from "../../../src/crypto/archive-cipher.js";
 
 const FAST = { log2n: 10 };
-
-async function collect(src: Readable, ...transforms: NodeJS.ReadWriteStream[]): Promise<Buffer> {
-  const out: Buffer[] = [];
-  await pipeline(
-    src,
-    ...(transforms as [NodeJS.ReadWriteStream]),
-    new Writable({
-      write(c: Buffer, _e, cb) {
-        out.push(c);
-        cb();
-      },
-    }),
-  );
-  return Buffer.concat(out);
-}
 
 function chunks(buf: Buffer, size: number): Readable {
   const parts: Buffer[] = [];

@@ -128,7 +128,7 @@ t.test("a real ejabberd 23.01 export_piefxis: per-host file as root, main file w
   const host = await read((await readFile(new URL("localhost.xml", dir))).toString());
   t.same(
     host.map((r) => r.kind),
-    ["host", "user", "offline", "vcard", "roster", "private", "user-end", "host-end"],
+    ["host", "user", "offline", "vcard", "blocklist", "privacy", "roster", "private", "user-end", "host-end"],
   );
   t.match(host[1], { kind: "user", name: "dora", host: "localhost", hasPassword: true });
   t.match(
