@@ -5,30 +5,44 @@ import type { Element } from "@xmpp/xml";
 import type { Logger } from "../log/logger.js";
 import type { IqHandler, StanzaListener, XmppLink } from "./link.js";
 import { stanzaError } from "./stanza-error.js";
+import { permanentStreamFailure, streamErrorCondition, type StreamFailure } from "./stream-errors.js";
+import { XmppStanzaError } from "./stanza-error.js";
+import { DEFAULT_STANZA_LIMIT, StanzaTooLarge, checkStanzaSize, stanzaBytes } from "./stanza-size.js";
 
 export interface ComponentOptions {
   service: string;
   domain: string;
   secret: string;
   log: Logger;
+  /** Largest stanza sent (stanza-size.ts); larger ones are refused locally. */
+  stanzaLimitBytes?: number;
 }
 
 export interface ComponentLink extends XmppLink {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly online: boolean;
+  /** Fires once when the server refuses the component for good (wrong secret or domain); no retry follows. */
+  onFatal(listener: (failure: StreamFailure) => void): () => void;
 }
 
 const MIN_DELAY = 500;
 const MAX_DELAY = 30_000;
 
+function notConnected(): XmppStanzaError {
+  return new XmppStanzaError("remote-server-timeout", "wait", "not connected to the XMPP server");
+}
+
 export function createComponentLink(opts: ComponentOptions): ComponentLink {
   const xmpp: Component = component({ service: opts.service, domain: opts.domain, password: opts.secret });
   const log = opts.log;
+  const limit = opts.stanzaLimitBytes ?? DEFAULT_STANZA_LIMIT;
   const stanzaListeners = new Set<StanzaListener>();
   const onlineListeners = new Set<() => void>();
   const offlineListeners = new Set<() => void>();
+  const fatalListeners = new Set<(failure: StreamFailure) => void>();
   let stopped = false;
+  let fatal: StreamFailure | undefined;
   let online = false;
   let delay = MIN_DELAY;
   let timer: NodeJS.Timeout | null = null;
@@ -37,6 +51,23 @@ export function createComponentLink(opts: ComponentOptions): ComponentLink {
   xmpp.reconnect.stop();
 
   xmpp.on("error", (err: Error) => {
+    const condition = streamErrorCondition(err);
+    const failure = condition ? permanentStreamFailure(condition, opts) : undefined;
+    if (failure) {
+      // Stop before the disconnect that follows, so no reconnect is scheduled.
+      if (fatal) return;
+      fatal = failure;
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      log.error({ condition }, failure.advice);
+      for (const l of fatalListeners) l(failure);
+      return;
+    }
+    if (condition === "conflict") {
+      log.error({ condition }, `another connection is already using the component name ${opts.domain}`);
+      return;
+    }
     // Never log err.message blindly for auth failures: it does not contain the secret, but keep it terse.
     log.warn({ err: { name: err.name, message: err.message } }, "component stream error");
   });
@@ -79,16 +110,12 @@ export function createComponentLink(opts: ComponentOptions): ComponentLink {
   async function reconnect(): Promise<void> {
     if (stopped || xmpp.status === "online") return;
     try {
-      const entity = xmpp as unknown as {
-        connect(service: string): Promise<void>;
-        open(o: { domain: string }): Promise<void>;
-        disconnect(): Promise<void>;
-      };
       if (xmpp.status !== "offline" && xmpp.status !== "disconnect")
-        await entity.disconnect().catch(() => undefined);
-      await entity.connect(opts.service);
-      await entity.open({ domain: opts.domain });
+        await xmpp.disconnect().catch(() => undefined);
+      await xmpp.connect(opts.service);
+      await xmpp.open({ domain: opts.domain });
     } catch (err) {
+      if (fatal) return;
       log.debug({ err: (err as Error).message }, "reconnect attempt failed");
       schedule();
     }
@@ -104,6 +131,7 @@ export function createComponentLink(opts: ComponentOptions): ComponentLink {
       try {
         await xmpp.start();
       } catch (err) {
+        if (fatal) return;
         // Server not up yet: keep trying in the background with backoff.
         log.warn({ err: (err as Error).message }, "cannot connect to the XMPP server yet; retrying");
         schedule();
@@ -115,8 +143,17 @@ export function createComponentLink(opts: ComponentOptions): ComponentLink {
       timer = null;
       await xmpp.stop().catch(() => undefined);
     },
-    request: (iq, timeoutMs = 30_000) => xmpp.iqCaller.request(iq, timeoutMs),
-    send: (stanza) => xmpp.send(stanza),
+    async request(iq, timeoutMs = 30_000) {
+      checkStanzaSize(iq, limit);
+      // Between streams xmpp.js would throw a TypeError; callers handle stanza errors (retry, skip).
+      if (!online) throw notConnected();
+      return xmpp.iqCaller.request(iq, timeoutMs);
+    },
+    async send(stanza) {
+      checkStanzaSize(stanza, limit);
+      if (!online) throw notConnected();
+      await xmpp.send(stanza);
+    },
     onStanza(listener) {
       stanzaListeners.add(listener);
       return () => stanzaListeners.delete(listener);
@@ -129,12 +166,26 @@ export function createComponentLink(opts: ComponentOptions): ComponentLink {
       offlineListeners.add(listener);
       return () => offlineListeners.delete(listener);
     },
+    onFatal(listener) {
+      // A refusal during start() happens before the caller could listen: report it anyway.
+      const already = fatal;
+      if (already) queueMicrotask(() => listener(already));
+      fatalListeners.add(listener);
+      return () => fatalListeners.delete(listener);
+    },
     handleIq(type, ns, name, handler: IqHandler) {
       const route =
         type === "get" ? xmpp.iqCallee.get.bind(xmpp.iqCallee) : xmpp.iqCallee.set.bind(xmpp.iqCallee);
       route(ns, name, async (ctx) => {
         try {
-          return (await handler(ctx.stanza)) ?? true;
+          const reply = await handler(ctx.stanza);
+          // The reply is wrapped in an <iq/>: leave room for its attributes.
+          const bytes = reply ? stanzaBytes(reply) : 0;
+          if (bytes > limit - 1024) {
+            log.warn({ bytes, limit }, "iq reply too large: refused");
+            return stanzaError("cancel", "resource-constraint", new StanzaTooLarge(bytes, limit).text);
+          }
+          return reply ?? true;
         } catch (err) {
           log.error({ err }, "iq handler failed");
           return stanzaError("cancel", "internal-server-error");
