@@ -14,7 +14,7 @@ function arg(name: string, dflt: number): number {
 }
 const N = arg("messages", 50_000);
 
-const prosody = await startProsody({ companion: true });
+const prosody = await startProsody({ companion: true, companionPageMs: 5 });
 try {
   await prosody.register("alice", "localhost", "pw");
   await prosody.register("bob", "localhost", "pw");
