@@ -18,8 +18,14 @@ const NS_MOVED = "urn:xmpp:moved:1";
 export interface FakeRemote {
   oldJid(i: number): string;
   newJid(i: number): string;
-  /** Sends new<i>'s moved-tagged subscription request to `user`. */
-  announce(i: number, user: string): Promise<void>;
+  /** Sends new<i>'s moved-tagged subscription request to `user`, claiming old<claimed> (default old<i>). */
+  announce(i: number, user: string, claimed?: number): Promise<void>;
+  /** Statement queries answered so far (the verification work the component caused). */
+  readonly statementQueries: number;
+  /** `subscribed` presences received so far (one per applied move: the user approved new<i>). */
+  readonly approvals: number;
+  /** performance.now() of the latest approval. */
+  readonly lastApprovalAt: number;
   stop(): Promise<void>;
 }
 
@@ -30,7 +36,9 @@ export async function startFakeRemote(prosody: Prosody): Promise<FakeRemote> {
     secret: REMOTE_SECRET,
     log: createLogger("silent"),
   });
+  let statementQueries = 0;
   link.handleIq("get", NS_PUBSUB, "pubsub", (iq) => {
+    statementQueries++;
     const m = /^old(\d+)@/.exec(iq.attrs.to ?? "");
     if (!m)
       return xml(
@@ -52,16 +60,33 @@ export async function startFakeRemote(prosody: Prosody): Promise<FakeRemote> {
       ),
     );
   });
+  let approvals = 0;
+  let lastApprovalAt = 0;
+  link.onStanza((el) => {
+    if (el.name === "presence" && el.attrs.type === "subscribed") {
+      approvals++;
+      lastApprovalAt = performance.now();
+    }
+  });
   await link.start();
   return {
+    get approvals() {
+      return approvals;
+    },
+    get statementQueries() {
+      return statementQueries;
+    },
+    get lastApprovalAt() {
+      return lastApprovalAt;
+    },
     oldJid: (i) => `old${i}@${REMOTE}`,
     newJid: (i) => `new${i}@${REMOTE}`,
-    announce: (i, user) =>
+    announce: (i, user, claimed = i) =>
       link.send(
         xml(
           "presence",
           { from: `new${i}@${REMOTE}`, to: user, type: "subscribe" },
-          xml("moved", { xmlns: NS_MOVED }, xml("old-jid", {}, `old${i}@${REMOTE}`)),
+          xml("moved", { xmlns: NS_MOVED }, xml("old-jid", {}, `old${claimed}@${REMOTE}`)),
         ),
       ),
     stop: () => link.stop(),
