@@ -3,46 +3,39 @@
 import type { Config } from "./config/config.js";
 import type { Logger } from "./log/logger.js";
 import { createComponentLink, type ComponentLink } from "./xmpp/component-link.js";
-import { createPrivilegeRegistry, type PrivilegeRegistry } from "./privilege/registry.js";
+import { createPrivilegeRegistry } from "./privilege/registry.js";
 import { createCommandRouter } from "./adhoc/router.js";
 import { registerDisco } from "./adhoc/disco.js";
-import type { Command } from "./adhoc/command.js";
-import { startHttpServer, type HttpServer, type HttpRoutes } from "./http/server.js";
+import type { AppServices, CommandFactory } from "./services.js";
+import { HttpError, startHttpServer, type HttpServer, type HttpRoutes } from "./http/server.js";
 import { hashToken } from "./http/tokens.js";
 import { openDatabase, type OpenedDatabase } from "./storage/database.js";
 import { migrateToLatest } from "./storage/migrate.js";
-import type { Database } from "./storage/schema.js";
+import type { Job } from "./storage/schema.js";
 import { archiveReader, findReadyArchiveByToken, purgeExpired } from "./storage/archives.js";
-import { createJobRunner, type JobHandler, type JobRunner } from "./jobs/runner.js";
+import { createJobRunner, type JobHandler } from "./jobs/runner.js";
 import { createCompanionClient } from "./account/companion.js";
-import type { CompanionClient } from "./account/companion-api.js";
 import { adminSelftest } from "./commands/admin-selftest.js";
 import { adminExportUserCommand, exportCommand, exportStatusCommand } from "./commands/export.js";
-import { createExportService, EXPORT_JOB, type ExportService } from "./export/service.js";
+import { createExportService, EXPORT_JOB } from "./export/service.js";
 import { movedSettingsCommand } from "./commands/moved-settings.js";
 import { importCommand, importStatusCommand } from "./commands/import.js";
-import { createImportService, IMPORT_JOB, type ImportService } from "./import/service.js";
+import { createImportService, StageError } from "./import/service.js";
 import { startAttachmentIntake } from "./import/attachments.js";
 import { moveAwayCommand, moveHereCommand, moveStatusCommand } from "./commands/move.js";
 import { moveRenotifyCommand } from "./commands/move-renotify.js";
-import { createMoveHereService, MOVE_HERE_JOB, type MoveHereService } from "./move/here.js";
-import { createMoveAwayService, MOVE_AWAY_JOB, type MoveAwayService } from "./move/away.js";
-import { startMovedInbound } from "./moved/inbound.js";
-import type { Kysely } from "kysely";
-
-export interface AppServices {
-  config: Config;
-  log: Logger;
-  link: ComponentLink;
-  privileges: PrivilegeRegistry;
-  companion: CompanionClient;
-  db: Kysely<Database>;
-  jobs: JobRunner;
-  exports: ExportService;
-  imports: ImportService;
-  moves: MoveAwayService;
-  movesHere: MoveHereService;
-}
+import { createMoveHereService } from "./account-moves/here.js";
+import { createMoveAwayService } from "./account-moves/away.js";
+import { startMovedInbound } from "./contact-moves/inbound.js";
+import { watchBounces } from "./account-moves/bounces.js";
+import { checkHealth } from "./health.js";
+import { cancelCommand } from "./commands/cancel.js";
+import { createBulkExports } from "./exodus/bulk.js";
+import { createStorageProbe } from "./exodus/storage-guard.js";
+import { adminExportAllCommand, adminExportStatusCommand } from "./commands/admin-export-all.js";
+import { createExportSchedules, type ExportSchedules } from "./exodus/schedule.js";
+import { exportScheduleCommand } from "./commands/export-schedule.js";
+import type { BulkExports } from "./exodus/bulk.js";
 
 export interface App extends AppServices {
   http: HttpServer;
@@ -50,12 +43,11 @@ export interface App extends AppServices {
   stop(): Promise<void>;
 }
 
-export type CommandFactory = (s: AppServices) => Command;
-
 /** The product's commands, in the order clients list them. */
 export const COMMANDS: CommandFactory[] = [
   exportCommand,
   exportStatusCommand,
+  exportScheduleCommand,
   importCommand,
   importStatusCommand,
   moveHereCommand,
@@ -63,7 +55,10 @@ export const COMMANDS: CommandFactory[] = [
   moveStatusCommand,
   moveRenotifyCommand,
   movedSettingsCommand,
+  cancelCommand,
   adminExportUserCommand,
+  adminExportAllCommand,
+  adminExportStatusCommand,
   adminSelftest,
 ];
 
@@ -78,6 +73,12 @@ export interface AppOptions {
   jobLeaseMs?: number;
   /** Archive page size for exports (tests shorten it). */
   exportPageSize?: number;
+  /** How often bulk exports are looked at without a wake-up (tests shorten it). */
+  bulkPollMs?: number;
+  /** Clock for export schedules (tests move it forward instead of sleeping). */
+  now?: () => Date;
+  /** scrypt cost for schedule keys (tests lower it). */
+  scheduleKeyLog2n?: number;
 }
 
 export async function startApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
@@ -86,9 +87,10 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     domain: config.xmppDomain,
     secret: config.xmppSecret,
     log: log.child({ part: "xmpp" }),
+    stanzaLimitBytes: config.stanzaLimitBytes,
   });
   const privileges = createPrivilegeRegistry(link);
-  const companion = createCompanionClient(link);
+  const companion = createCompanionClient(link, { stanzaLimitBytes: config.stanzaLimitBytes });
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -98,53 +100,63 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
   if (applied.length > 0) log.info({ applied, database: database.kind }, "database migrated");
   const db = database.db;
   const handlers: Record<string, JobHandler> = { ...(opts.jobHandlers ?? {}) };
-  const late: {
-    exports?: ExportService;
-    imports?: ImportService;
-    moves?: MoveAwayService;
-    here?: MoveHereService;
-  } = {};
+  const finishers: ((job: Job, outcome: { status: "done" | "failed"; error?: string }) => Promise<void>)[] =
+    [];
+  const late: { bulk?: BulkExports; schedules?: ExportSchedules } = {};
   const jobs = createJobRunner({
     db,
     log: log.child({ part: "jobs" }),
     handlers,
+    concurrency: config.jobConcurrency,
     ...(opts.jobLeaseMs ? { leaseMs: opts.jobLeaseMs, pollMs: Math.min(2000, opts.jobLeaseMs) } : {}),
     onFinished: async (job, outcome) => {
-      if (job.kind === EXPORT_JOB) await late.exports?.finished(job, outcome);
-      if (job.kind === IMPORT_JOB) await late.imports?.finished(job, outcome);
-      if (job.kind === MOVE_AWAY_JOB) await late.moves?.finished(job, outcome);
-      if (job.kind === MOVE_HERE_JOB) await late.here?.finished(job, outcome);
+      for (const f of finishers) await f(job, outcome);
+      if (job.kind === EXPORT_JOB) {
+        late.bulk?.wake();
+        await late.schedules?.finished(job, outcome);
+      }
     },
   });
+  const jobDeps = { db, link, log, wake: () => jobs.notify() };
+  const access = { link, privileges, companion };
   const exportService = createExportService({
-    link,
-    privileges,
-    companion,
-    db,
+    ...jobDeps,
+    ...access,
     config,
-    log,
-    wake: () => jobs.notify(),
+    encryptionFor: async (job) => late.schedules?.encryptionFor(job),
     ...(opts.exportPageSize ? { pageSize: opts.exportPageSize } : {}),
   });
-  late.exports = exportService;
-  handlers[EXPORT_JOB] = (ctx) => exportService.run(ctx);
-  const importService = createImportService({ link, companion, db, config, log, wake: () => jobs.notify() });
-  late.imports = importService;
-  handlers[IMPORT_JOB] = (ctx) => importService.run(ctx);
+  const importService = createImportService({ ...jobDeps, ...access, config, subscribeDelayMs: 200 });
   const moveService = createMoveAwayService({
-    link,
-    db,
+    ...jobDeps,
+    ...access,
     config,
-    log,
-    wake: () => jobs.notify(),
     throttleMs: 200,
     watchMs: config.moveWatchSeconds * 1000,
   });
-  late.moves = moveService;
-  handlers[MOVE_AWAY_JOB] = (ctx) => moveService.run(ctx);
-  const hereService = createMoveHereService({ link, companion, db, config, log, wake: () => jobs.notify() });
-  late.here = hereService;
-  handlers[MOVE_HERE_JOB] = (ctx) => hereService.run(ctx);
+  const hereService = createMoveHereService({ ...jobDeps, ...access, config, throttleMs: 200 });
+  for (const defined of [exportService.job, importService.job, moveService.job, hereService.job]) {
+    handlers[defined.kind] = defined.handler;
+    finishers.push(defined.finished);
+  }
+  const bulk = createBulkExports({
+    db,
+    link,
+    companion,
+    exports: exportService,
+    storage: createStorageProbe(db, config),
+    log: log.child({ part: "bulk" }),
+    ...(opts.bulkPollMs ? { pollMs: opts.bulkPollMs } : {}),
+  });
+  late.bulk = bulk;
+  const schedules = createExportSchedules({
+    db,
+    exports: exportService,
+    log: log.child({ part: "schedule" }),
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.scheduleKeyLog2n ? { log2n: opts.scheduleKeyLog2n } : {}),
+  });
+  late.schedules = schedules;
   const services: AppServices = {
     config,
     log,
@@ -157,6 +169,8 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     imports: importService,
     moves: moveService,
     movesHere: hereService,
+    bulk,
+    schedules,
   };
 
   const commands = [...COMMANDS, ...(opts.commands ?? [])].map((f) => f(services));
@@ -185,6 +199,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     log: log.child({ part: "moved" }),
     hosts: config.xmppHosts,
   });
+  const stopBounces = watchBounces(companion, db, log.child({ part: "move" }));
 
   const routes: HttpRoutes = {
     async download(token) {
@@ -197,7 +212,13 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
         open: () => archiveReader(db, a.id),
       };
     },
-    upload: (token, body, length) => importService.receiveUpload(token, body, length),
+    upload: (token, body, length) =>
+      importService.receiveUpload(token, body, length).catch((err: unknown) => {
+        throw err instanceof StageError ? new HttpError(err.status, err.message) : err;
+      }),
+    uploadForm: (token) => importService.uploadLinkInfo(token),
+    service: config.xmppDomain,
+    health: () => checkHealth(link, db, database.kind),
   };
   const http = await startHttpServer(config.httpListen, routes, log.child({ part: "http" }));
 
@@ -208,7 +229,10 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     );
   }, 3600_000);
   purge.unref();
-  jobs.start();
+  // Jobs need the server: claiming one before the first connection would only spend an attempt.
+  link.onOnline(() => jobs.start());
+  bulk.startPolling();
+  schedules.startTimer();
 
   const online = whenOnline(link);
   await link.start();
@@ -220,9 +244,13 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     database,
     async stop() {
       clearInterval(purge);
-      await moved.stop();
+      await bulk.stop();
+      schedules.stop();
+      stopBounces();
       stopAttachments();
-      await jobs.stop();
+      // Jobs get most of the shutdown deadline (main.ts) to stop and be handed back to the queue.
+      const jobGraceMs = Math.max(1000, (config.shutdownSeconds - 3) * 1000);
+      await Promise.all([moved.stop(), jobs.stop(jobGraceMs)]);
       await link.stop();
       await http.close();
       privileges.dispose();

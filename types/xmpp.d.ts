@@ -108,6 +108,10 @@ declare module "@xmpp/component" {
     start(): Promise<unknown>;
     stop(): Promise<unknown>;
     send(el: Element): Promise<void>;
+    /** Lower-level steps of start(), used for our own reconnect loop. */
+    connect(service: string): Promise<void>;
+    open(options: { domain: string }): Promise<void>;
+    disconnect(): Promise<void>;
   }
 
   export function component(options: { service: string; domain: string; password: string }): Component;
@@ -146,7 +150,13 @@ declare module "@xmpp/client" {
     resource?: string;
     username?: string;
     password?: string;
-    credentials?: (authenticate: Authenticate, mechanisms: string[]) => Promise<void>;
+    credentials?: (
+      authenticate: Authenticate,
+      mechanisms: string[],
+      fast: unknown,
+      /** The connection: secure once STARTTLS or direct TLS succeeded (certificate validated). */
+      entity: { isSecure(): boolean },
+    ) => Promise<void>;
   }): Client;
   export const xml: typeof xmlFn;
 }

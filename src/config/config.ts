@@ -26,10 +26,48 @@ export interface Config {
   uploadLimitBytes: number;
   /** Hosts an import URL may name over plain http (https is always allowed). */
   importUrlHosts: string[];
-  /** Client endpoints for other servers (domain → xmpp://host:port), instead of DNS SRV; for moves. */
+  /**
+   * Client endpoints for other servers (domain → xmpp://host:port, xmpps://host:port), instead of DNS SRV;
+   * for moves. xmpp+insecure://loopback:port marks a trusted cleartext endpoint (tests, same machine).
+   */
   clientServices: Record<string, string>;
   /** How long a move keeps the new account's session open for the contacts' answers. */
   moveWatchSeconds: number;
+  /** Abuse limits (README "Security"). */
+  limits: Limits;
+  /** Largest stanza the component sends; must stay under Prosody's component_stanza_size_limit. */
+  stanzaLimitBytes: number;
+  /** SIGTERM/SIGINT: the process exits within this time (jobs are handed back to the queue). */
+  shutdownSeconds: number;
+  /** Jobs run at once (bulk exports keep at most this many exports in flight). */
+  jobConcurrency: number;
+  /** Postgres: a bulk export stops starting new exports once the database is this large. */
+  databaseMaxMb: number;
+  /** Embedded database: a bulk export stops once the data directory's disk has less free space. */
+  minFreeDiskMb: number;
+}
+
+export interface Limits {
+  /** Unused, unexpired upload links one user / one host may hold. */
+  uploadLinksPerUser: number;
+  uploadLinksPerHost: number;
+  /** Bytes of staged import files (incl. transfers in progress) per user / per host. */
+  stagedBytesPerUser: number;
+  stagedBytesPerHost: number;
+  /** How long a staged import file is kept. */
+  importTtlHours: number;
+  /** Queued or running jobs per user / per host. */
+  jobsPerUser: number;
+  jobsPerHost: number;
+  /** Simultaneous transfers into staging (link fetches, attachments, uploads) per user. */
+  transfersPerUser: number;
+  /** Overall deadline for fetching an import link (headers and body). */
+  fetchTimeoutMs: number;
+  /** Archive reader: accounts per archive, contacts per account, groups per contact, chars per text run. */
+  archiveMaxUsers: number;
+  archiveMaxContacts: number;
+  archiveMaxGroups: number;
+  archiveMaxTextChars: number;
 }
 
 export class ConfigError extends Error {
@@ -38,6 +76,9 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/** The secret config.example.env and the README ship with. */
+export const EXAMPLE_SECRET = "change-me";
 
 const LOG_LEVELS = new Set(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 const JID_DOMAIN = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i;
@@ -62,6 +103,14 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
 
   const xmppSecret = get("XMPP_SECRET");
   if (!xmppSecret) problems.push("XMPP_SECRET is required (the component_secret from the Prosody config)");
+  // The published example secret is a password anyone can read; it is only acceptable on a
+  // development machine, and only when said so.
+  if (xmppSecret === EXAMPLE_SECRET && get("NODE_ENV") !== "development") {
+    problems.push(
+      `XMPP_SECRET is the example value "${EXAMPLE_SECRET}": set your own component_secret (in Prosody's ` +
+        "Component section and in .env), or run with NODE_ENV=development to accept it on a test setup",
+    );
+  }
 
   const hostsRaw = get("XMPP_HOSTS") ?? parentDomain(xmppDomain);
   const xmppHosts = splitList(hostsRaw);
@@ -107,14 +156,51 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   const clientServices: Record<string, string> = {};
   for (const entry of splitList(get("XMPP_CLIENT_SERVICES") ?? "")) {
     const [domain, service] = entry.split("=");
-    if (!domain || !service || !/^xmpps?:\/\/[^/:]+(:\d+)?$/.test(service)) {
+    const m = service ? /^(xmpps?|xmpp\+insecure):\/\/(\[[^\]]+\]|[^/:]+)(:\d+)?$/.exec(service) : null;
+    if (!domain || !service || !m) {
       problems.push(`XMPP_CLIENT_SERVICES entry "${entry}" must look like domain=xmpp://host:port`);
+    } else if (m[1] === "xmpp+insecure" && !isLoopbackName(m[2] ?? "")) {
+      // Cleartext logins send the user's password unencrypted: only to this very machine.
+      problems.push(
+        `XMPP_CLIENT_SERVICES entry "${entry}": xmpp+insecure:// is allowed only for loopback addresses`,
+      );
     } else {
       clientServices[domain] = service;
     }
   }
 
   const moveWatchSeconds = positiveNumber("MOVE_WATCH_SECONDS", get("MOVE_WATCH_SECONDS"), 20, problems);
+  // Half of Prosody's default component_stanza_size_limit (512 KiB) leaves room for what Prosody adds.
+  const stanzaLimitBytes = positiveNumber("STANZA_LIMIT_KB", get("STANZA_LIMIT_KB"), 256, problems) * 1024;
+  if (stanzaLimitBytes < 16 * 1024) problems.push("STANZA_LIMIT_KB must be at least 16");
+  const shutdownSeconds = positiveNumber(
+    "SHUTDOWN_TIMEOUT_SECONDS",
+    get("SHUTDOWN_TIMEOUT_SECONDS"),
+    10,
+    problems,
+  );
+
+  const num = (name: string, dflt: number): number => positiveNumber(name, get(name), dflt, problems);
+  const MiB = 1024 * 1024;
+  const limits: Limits = Object.freeze({
+    uploadLinksPerUser: num("UPLOAD_LINKS_PER_USER", 5),
+    uploadLinksPerHost: num("UPLOAD_LINKS_PER_HOST", 500),
+    stagedBytesPerUser: num("STAGED_MB_PER_USER", 1024) * MiB,
+    stagedBytesPerHost: num("STAGED_MB_PER_HOST", 20 * 1024) * MiB,
+    importTtlHours: num("IMPORT_TTL_HOURS", 24),
+    jobsPerUser: num("JOBS_PER_USER", 3),
+    jobsPerHost: num("JOBS_PER_HOST", 100),
+    transfersPerUser: num("TRANSFERS_PER_USER", 2),
+    fetchTimeoutMs: num("IMPORT_FETCH_TIMEOUT_SECONDS", 120) * 1000,
+    archiveMaxUsers: num("ARCHIVE_MAX_USERS", 100),
+    archiveMaxContacts: num("ARCHIVE_MAX_CONTACTS", 5000),
+    archiveMaxGroups: num("ARCHIVE_MAX_GROUPS_PER_CONTACT", 100),
+    archiveMaxTextChars: num("ARCHIVE_MAX_TEXT_KB", 2048) * 1024,
+  });
+
+  const jobConcurrency = positiveNumber("JOB_CONCURRENCY", get("JOB_CONCURRENCY"), 4, problems);
+  const databaseMaxMb = positiveNumber("DATABASE_MAX_MB", get("DATABASE_MAX_MB"), 20_480, problems);
+  const minFreeDiskMb = positiveNumber("MIN_FREE_DISK_MB", get("MIN_FREE_DISK_MB"), 1024, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -134,6 +220,12 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     importUrlHosts,
     clientServices,
     moveWatchSeconds,
+    limits,
+    stanzaLimitBytes,
+    shutdownSeconds,
+    jobConcurrency: Math.floor(jobConcurrency),
+    databaseMaxMb,
+    minFreeDiskMb,
   });
 }
 
@@ -142,6 +234,10 @@ function splitList(s: string): string[] {
     .split(",")
     .map((x) => x.trim().toLowerCase())
     .filter((x) => x.length > 0);
+}
+
+function isLoopbackName(host: string): boolean {
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function parentDomain(domain: string): string {
@@ -169,5 +265,6 @@ export function describeConfig(c: Config): Record<string, unknown> {
     httpListen: `${c.httpListen.host}:${c.httpListen.port}`,
     httpPublicUrl: c.httpPublicUrl,
     admins: c.admins,
+    limits: c.limits,
   };
 }

@@ -1,10 +1,12 @@
 // Opens the database: Postgres through pg when DATABASE_URL is set, else embedded PGlite under DATA_DIR.
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { Database } from "./schema.js";
 import { PGliteDialect } from "./pglite-dialect.js";
+import { openPglite } from "./pglite.js";
+import { archiveFiles } from "./archive-files.js";
+import { useArchiveFiles } from "./archives.js";
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
@@ -40,16 +42,16 @@ export async function openDatabase(o: DatabaseOptions): Promise<OpenedDatabase> 
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: "postgres", close: () => db.destroy() };
   }
-  const { PGlite } = await import("@electric-sql/pglite");
-  let pglite;
-  if (o.dataDir === ":memory:") {
-    pglite = new PGlite();
-  } else {
-    const dir = path.join(o.dataDir, "pglite");
-    await mkdir(dir, { recursive: true });
-    pglite = new PGlite(dir);
-  }
-  await pglite.waitReady;
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
-  return { db, kind: "pglite", close: () => db.destroy() };
+  const embedded = await openPglite(o.dataDir);
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(embedded.pglite, () => embedded.close()) });
+  // Archive bytes go to files beside the database (in memory for ":memory:" test databases).
+  if (o.dataDir !== ":memory:") useArchiveFiles(db, archiveFiles(path.join(o.dataDir, "archives")));
+  return {
+    db,
+    kind: "pglite",
+    async close() {
+      await db.destroy();
+      await embedded.close();
+    },
+  };
 }

@@ -16,9 +16,11 @@ class DirectoryProvider implements MigrationProvider {
   async getMigrations(): Promise<Record<string, Migration>> {
     const out: Record<string, Migration> = {};
     for (const f of (await readdir(this.dir)).sort()) {
-      if (!/^\d{4}_\d{2}_\d{2}_\d{4}_[a-z0-9_]+\.ts$/.test(f)) continue;
+      // .ts under tsx (development, tests), .js in the compiled dist/; the name is the same either way.
+      const m = /^(\d{4}_\d{2}_\d{2}_\d{4}_[a-z0-9_]+)\.(ts|js)$/.exec(f);
+      if (!m?.[1]) continue;
       const mod = (await import(pathToFileURL(path.join(this.dir, f)).href)) as Migration;
-      out[f.replace(/\.ts$/, "")] = mod;
+      out[m[1]] = mod;
     }
     return out;
   }

@@ -18,12 +18,16 @@ import {
 } from "kysely";
 
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  /** `close` replaces pglite.close() on destroy (e.g. to release the data directory's lock too). */
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly close: () => Promise<void> = () => pglite.close(),
+  ) {}
   createAdapter(): DialectAdapter {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pglite);
+    return new PGliteDriver(this.pglite, this.close);
   }
   createQueryCompiler(): QueryCompiler {
     return new PostgresQueryCompiler();
@@ -59,7 +63,10 @@ class PGliteDriver implements Driver {
   private queue: Promise<void> = Promise.resolve();
   private release: (() => void) | null = null;
 
-  constructor(private readonly pglite: PGlite) {
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly close: () => Promise<void>,
+  ) {
     this.connection = new PGliteConnection(pglite);
   }
 
@@ -95,6 +102,6 @@ class PGliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
-    await this.pglite.close();
+    await this.close();
   }
 }

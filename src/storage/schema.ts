@@ -100,6 +100,70 @@ export interface UploadLinksTable {
   expires_at: Timestamp;
 }
 
+export type BulkExportStatus = "running" | "stopped" | "done" | "canceled";
+
+export interface BulkExportOptions {
+  /** Link validity in days. */
+  ttlDays: number;
+  /** Message sent with each link (placeholders filled by the export service). */
+  text: string;
+  /** Exports in flight at once. */
+  concurrency: number;
+  history: boolean;
+}
+
+export interface BulkExportsTable {
+  id: string;
+  host: string;
+  requested_by: string;
+  status: BulkExportStatus;
+  /** True once every account of the host has an item row. */
+  listed: Generated<boolean>;
+  /** Last account name listed, to resume listing. */
+  list_after: string | null;
+  options: Json<BulkExportOptions>;
+  total: Generated<number>;
+  stop_reason: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: NullableTimestamp;
+}
+
+/** pending → starting (export being created) → exporting (job_id set) → done | failed. */
+export type BulkItemStatus = "pending" | "starting" | "exporting" | "done" | "failed";
+
+export interface BulkExportItemsTable {
+  bulk_id: string;
+  user_jid: string;
+  status: BulkItemStatus;
+  job_id: string | null;
+  attempts: Generated<number>;
+  error: string | null;
+  bytes: BigIntColumn;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+}
+
+export type ScheduleFrequency = "weekly" | "monthly";
+
+export interface ExportSchedulesTable {
+  jid: string;
+  frequency: ScheduleFrequency;
+  keep: number;
+  next_run_at: Timestamp;
+  last_job_id: string | null;
+  /** XAPENC1 key material (never the passphrase): salt, scrypt parameters, derived key. */
+  kdf_salt: Uint8Array | null;
+  kdf_log2n: number | null;
+  kdf_r: number | null;
+  kdf_p: number | null;
+  archive_key: Uint8Array | null;
+  /** Last nonce prefix used under archive_key; each archive takes the next one. */
+  nonce_counter: BigIntColumn;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   archives: ArchivesTable;
   archive_chunks: ArchiveChunksTable;
@@ -108,6 +172,9 @@ export interface Database {
   moved_notices: MovedNoticesTable;
   move_contacts: MoveContactsTable;
   upload_links: UploadLinksTable;
+  bulk_exports: BulkExportsTable;
+  bulk_export_items: BulkExportItemsTable;
+  export_schedules: ExportSchedulesTable;
 }
 
 export type Archive = Selectable<ArchivesTable>;
@@ -116,3 +183,6 @@ export type ArchiveUpdate = Updateable<ArchivesTable>;
 export type Job = Selectable<JobsTable>;
 export type NewJob = Insertable<JobsTable>;
 export type MoveContact = Selectable<MoveContactsTable>;
+export type BulkExport = Selectable<BulkExportsTable>;
+export type BulkExportItem = Selectable<BulkExportItemsTable>;
+export type ExportSchedule = Selectable<ExportSchedulesTable>;

@@ -13,14 +13,39 @@ export interface TestDatabase extends OpenedDatabase {
   cleanup(): Promise<void>;
 }
 
-export async function freshPostgres(): Promise<TestDatabase> {
-  const name = `portability_t_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
+/** One query on its own connection. */
+async function queryOnce<R extends pg.QueryResultRow>(
+  connectionString: string,
+  sql: string,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> {
+  const c = new pg.Client({ connectionString });
+  await c.connect();
+  try {
+    return await c.query<R>(sql, values);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Runs one statement on the server's admin database (creating and dropping test databases). */
+const admin = (statement: string) => queryOnce(POSTGRES_URL, statement);
+
+/** A new empty database on the test server: its name and URL. */
+async function createDatabase(prefix: string): Promise<{ name: string; url: URL }> {
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  await admin(`create database ${name}`);
   const url = new URL(POSTGRES_URL);
   url.pathname = `/${name}`;
+  return { name, url };
+}
+
+const dropDatabase = async (name: string) => {
+  await admin(`drop database if exists ${name} with (force)`);
+};
+
+export async function freshPostgres(): Promise<TestDatabase> {
+  const { name, url } = await createDatabase("portability_t");
   const opened = await openDatabase({ databaseUrl: url.toString(), dataDir: ":memory:" });
   await migrateToLatest(opened.db);
   return {
@@ -28,11 +53,26 @@ export async function freshPostgres(): Promise<TestDatabase> {
     url: url.toString(),
     async cleanup() {
       await opened.close();
-      const c = new pg.Client({ connectionString: POSTGRES_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      await dropDatabase(name);
     },
+  };
+}
+
+/**
+ * An empty Postgres database for Prosody's own SQL storage (LuaDBI's PostgreSQL driver, Debian package
+ * lua-dbi-postgresql): the Lua `sql = { … }` line for its config, and the cleanup that drops it.
+ */
+export async function prosodyPostgres(): Promise<{
+  config: string;
+  /** Runs one query on that database. */
+  query<R extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  cleanup(): Promise<void>;
+}> {
+  const { name, url } = await createDatabase("prosody_t");
+  return {
+    query: (sql, values) => queryOnce(url.toString(), sql, values),
+    config: `sql = { driver = "PostgreSQL", database = "${name}", host = "${url.hostname}", port = ${url.port || 5432}, username = "${decodeURIComponent(url.username || "postgres")}" }`,
+    cleanup: () => dropDatabase(name),
   };
 }
 

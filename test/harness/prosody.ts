@@ -1,6 +1,9 @@
-// A throwaway Prosody 0.12 per test file: own dir, free loopback ports, killed by PID.
-// See shared/docs/prosody-harness-notes.md §1 and §10 for the why of each setting.
+// A throwaway Prosody per test file: own dir, free loopback ports, killed by PID.
+// Which Prosody: PROSODY_BIN_DIR (a folder with prosody, prosodyctl and prosody-migrator; default /usr/bin,
+// Debian's 0.12). `.ci/prosody13.sh -- CMD` runs CMD against Prosody 13 unpacked beside it (docs/prosody-13.md).
+// Why each setting: docs/server-facts.md, "Test harness".
 import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, mkdir, writeFile, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,6 +15,25 @@ const execFileP = promisify(execFile);
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const COMPANION_DIR = path.join(REPO_ROOT, "prosody-module");
+
+export const PROSODY_BIN_DIR = process.env.PROSODY_BIN_DIR || "/usr/bin";
+export const PROSODY_BIN = path.join(PROSODY_BIN_DIR, "prosody");
+export const PROSODYCTL_BIN = path.join(PROSODY_BIN_DIR, "prosodyctl");
+export const PROSODY_MIGRATOR_BIN =
+  process.env.PROSODY_MIGRATOR || path.join(PROSODY_BIN_DIR, "prosody-migrator");
+
+/** Version of the Prosody under test, read from the source tree its launcher points at (e.g. "0.12.3"). */
+export function prosodyVersion(): string {
+  const launcher = readFileSync(PROSODY_BIN, "utf8");
+  const sourceDir = /^CFG_SOURCEDIR='([^']+)'/m.exec(launcher)?.[1] ?? "/usr/lib/prosody";
+  return readFileSync(path.join(sourceDir, "prosody.version"), "utf8").trim();
+}
+
+/** Major version as a number: 0.12 → 0.12, 13.0.1 → 13. */
+export function prosodyMajor(): number {
+  const [a = "0", b = "0"] = prosodyVersion().split(".");
+  return a === "0" ? Number(`0.${b}`) : Number(a);
+}
 
 export const FULL_PRIVILEGES = `{
   roster = "both";
@@ -29,6 +51,9 @@ export const FULL_PRIVILEGES = `{
   };
 }`;
 
+/** Global config lines keeping only the message archive in SQLite (relative to the data directory). */
+export const SQL_ARCHIVE_STORE = `storage = { archive = "sql" }\nsql = { driver = "SQLite3", database = "archive.sqlite" }`;
+
 export interface ProsodyOptions {
   /** Component JID. */
   component?: string;
@@ -45,6 +70,37 @@ export interface ProsodyOptions {
   extraGlobal?: string;
   /** Extra global modules. */
   extraModules?: string[];
+  /** Default global modules to leave out (e.g. "mam", "private"), to mimic servers that lack them. */
+  withoutModules?: string[];
+  /**
+   * A whole config of the caller's own instead of the generated one (e.g. a Snikket-shaped one). It must
+   * use `at.dir` for data and logs as the generated one does, and listen on `at.c2sPort` and
+   * `at.componentPort` on 127.0.0.1.
+   */
+  config?: (at: RenderInput) => string | Promise<string>;
+  /** Extra environment for prosody and prosodyctl (read by the config as ENV_*). */
+  env?: Record<string, string>;
+  /**
+   * "sql": every store in SQLite (lua-dbi-sqlite3) except accounts, which stay in files so that
+   * benchmarks can clone them. Default "internal".
+   */
+  storage?: "internal" | "sql";
+  /** With storage "sql": the Lua `sql = { … }` line to use instead of a SQLite file (e.g. PostgreSQL). */
+  sql?: string;
+  /** Extra Lua lines in one VirtualHost's section, by host. */
+  hostOptions?: Record<string, string>;
+  /**
+   * Lowest level written to prosody.log. Default "debug" (tests read it); benchmarks use "info", as in
+   * production: debug logging costs Prosody CPU per stanza.
+   */
+  logLevel?: "debug" | "info";
+  /**
+   * The companion's archive page budget (account_portability_page_ms). Tests default to 1000 so that a
+   * page's size does not depend on how busy the machine is; benchmarks pass the module's default, 5.
+   */
+  companionPageMs?: number;
+  /** More module folders for plugin_paths (benchmarks load their own modules from bench/prosody). */
+  pluginPaths?: string[];
 }
 
 export interface Prosody {
@@ -67,8 +123,33 @@ export interface Prosody {
   cleanup(): Promise<void>;
 }
 
+export interface RenderInput {
+  dir: string;
+  c2sPort: number;
+  componentPort: number;
+}
+
+// Plain values only: Lua globals such as tonumber() and error() are deprecated in Prosody 13's config, and
+// their warning aborts the config loader when the config path is long (docs/prosody-13.md).
 function renderConfig(
-  o: Required<Omit<ProsodyOptions, "extraGlobal" | "extraModules">> & ProsodyOptions,
+  o: Required<
+    Omit<
+      ProsodyOptions,
+      | "extraGlobal"
+      | "extraModules"
+      | "withoutModules"
+      | "config"
+      | "env"
+      | "storage"
+      | "sql"
+      | "hostOptions"
+      | "logLevel"
+      | "companionPageMs"
+      | "pluginPaths"
+    >
+  > &
+    ProsodyOptions,
+  at: RenderInput,
 ): string {
   const mods = [
     "roster",
@@ -91,43 +172,49 @@ function renderConfig(
     "privilege",
     ...(o.companion ? ["account_portability"] : []),
     ...(o.extraModules ?? []),
-  ];
+  ].filter((m) => !(o.withoutModules ?? []).includes(m));
   const hostBlocks = o.hosts
     .map(
-      (h) => `VirtualHost "${h}"\n  privileged_entities = { ["${o.component}"] = portability_privileges }\n`,
+      (h) =>
+        `VirtualHost "${h}"\n  privileged_entities = { ["${o.component}"] = portability_privileges }\n` +
+        (o.hostOptions?.[h] ? `  ${o.hostOptions[h]}\n` : ""),
     )
     .join("\n");
   const noPerm = o.unprivilegedHosts.map((h) => `VirtualHost "${h}"\n`).join("\n");
   return `-- generated by test/harness/prosody.ts
-local dir = ENV_PROSODY_DIR or error("PROSODY_DIR not set")
+local dir = ${luaString(at.dir)}
 run_as_root = true
 pidfile = dir .. "/prosody.pid"
 data_path = dir .. "/data"
 certificates = dir .. "/certs"
-plugin_paths = { ${o.companion ? JSON.stringify(COMPANION_DIR) : ""} }
+plugin_paths = { ${[...(o.companion ? [COMPANION_DIR] : []), ...(o.pluginPaths ?? [])].map(luaString).join(", ")} }
 log = {
-  { levels = { min = "debug" }, to = "file", filename = dir .. "/prosody.log" };
+  { levels = { min = "${o.logLevel ?? "debug"}" }, to = "file", filename = dir .. "/prosody.log" };
   { levels = { min = "error" }, to = "file", filename = dir .. "/prosody.err" };
 }
 interfaces = { "127.0.0.1" }
-c2s_ports = { tonumber(ENV_C2S_PORT) }
+c2s_ports = { ${at.c2sPort} }
 c2s_direct_tls_ports = { }
 legacy_ssl_ports = { }
 s2s_ports = { }
-component_ports = { tonumber(ENV_COMPONENT_PORT) }
+component_ports = { ${at.componentPort} }
 component_interfaces = { "127.0.0.1" }
 http_ports = { }
 https_ports = { }
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
-storage = "internal"
+${
+  o.storage === "sql"
+    ? `default_storage = "sql"\nstorage = { accounts = "internal" }\n${o.sql ?? `sql = { driver = "SQLite3", database = dir .. "/prosody.sqlite" }`}`
+    : `storage = "internal"`
+}
 archive_expires_after = "never"
 default_archive_policy = true
 max_archive_query_results = 100
 modules_enabled = ${luaList(mods)}
 modules_disabled = { "s2s"; "tls" }
-${o.companion ? `account_portability_component = "${o.component}"` : ""}
+${o.companion ? `account_portability_component = "${o.component}"\naccount_portability_page_ms = ${o.companionPageMs ?? 1000}` : ""}
 ${o.extraGlobal ?? ""}
 
 local portability_privileges = ${o.privileges}
@@ -141,7 +228,14 @@ Component "${o.component}"
 }
 
 function luaList(items: string[]): string {
-  return `{ ${items.map((m) => JSON.stringify(m)).join("; ")} }`;
+  return `{ ${items.map(luaString).join("; ")} }`;
+}
+
+/** A Lua string literal (long-bracket form, so no escaping rules to get wrong). */
+export function luaString(text: string): string {
+  let eq = "";
+  while (text.includes(`]${eq}]`)) eq += "=";
+  return `[${eq}[${text}]${eq}]`;
 }
 
 export async function startProsody(options: ProsodyOptions = {}): Promise<Prosody> {
@@ -154,17 +248,26 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
     companion: options.companion ?? false,
     extraGlobal: options.extraGlobal,
     extraModules: options.extraModules,
+    withoutModules: options.withoutModules,
+    storage: options.storage,
+    sql: options.sql,
+    hostOptions: options.hostOptions,
+    logLevel: options.logLevel,
+    companionPageMs: options.companionPageMs,
+    pluginPaths: options.pluginPaths,
   };
   const dir = await mkdtemp(path.join(tmpdir(), "portability-prosody-"));
   await mkdir(path.join(dir, "data"), { recursive: true });
   await mkdir(path.join(dir, "certs"), { recursive: true });
   const configPath = path.join(dir, "prosody.cfg.lua");
-  await writeFile(configPath, renderConfig(opts));
   const c2sPort = await freePort();
   let componentPort = await freePort();
   while (componentPort === c2sPort) componentPort = await freePort();
+  const at = { dir, c2sPort, componentPort };
+  await writeFile(configPath, options.config ? await options.config(at) : renderConfig(opts, at));
   const env = {
     ...process.env,
+    ...options.env,
     PROSODY_DIR: dir,
     C2S_PORT: String(c2sPort),
     COMPONENT_PORT: String(componentPort),
@@ -178,7 +281,7 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
     const out = path.join(dir, "stdout.log");
     const { openSync } = await import("node:fs");
     const fd = openSync(out, "a");
-    const proc = spawn("prosody", ["-F", "--config", configPath], { env, stdio: ["ignore", fd, fd] });
+    const proc = spawn(PROSODY_BIN, ["-F", "--config", configPath], { env, stdio: ["ignore", fd, fd] });
     child = proc;
     let dead = false;
     exited = new Promise((resolve) => proc.once("exit", () => ((dead = true), resolve())));
@@ -218,10 +321,14 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
     hosts: opts.hosts,
     componentService: `xmpp://127.0.0.1:${componentPort}`,
     async register(user, host, password) {
-      await execFileP("prosodyctl", ["--config", configPath, "register", user, host, password], { env });
+      await execFileP(PROSODYCTL_BIN, ["--config", configPath, "register", user, host, password], { env });
     },
     async shell(command) {
-      const { stdout } = await execFileP("prosodyctl", ["--config", configPath, "shell", command], { env });
+      // mod_admin_socket may open its socket after the ports accept (sooner or later with more modules).
+      const socket = path.join(dir, "data", "prosody.sock");
+      for (const deadline = Date.now() + 10_000; !existsSync(socket) && Date.now() < deadline;)
+        await sleep(50);
+      const { stdout } = await execFileP(PROSODYCTL_BIN, ["--config", configPath, "shell", command], { env });
       return stdout;
     },
     start,

@@ -12,14 +12,14 @@ import type { Element } from "@xmpp/xml";
 import { startProsody, sleep } from "../harness/prosody.js";
 import { connectClient, type TestClient } from "../harness/clients.js";
 import { populateAccount } from "../harness/populate.js";
-import { startTestApp } from "../harness/app.js";
+import { appWithUser, startTestApp } from "../harness/app.js";
 import { createMigrator } from "../harness/migrator.js";
 import { runArchiveCommand } from "../../src/cli/archive.js";
 import { readArchive } from "../../src/xep0227/reader.js";
 import { createArchiveWriter } from "../../src/xep0227/writer.js";
 import type { PepNode } from "../../src/account/model.js";
 import type { ArchiveRecord } from "../../src/xep0227/records.js";
-import { getJob, listJobs } from "../../src/storage/jobs.js";
+import { getJob, listJobs, requeueJob } from "../../src/storage/jobs.js";
 
 const NS_CMD = "http://jabber.org/protocol/commands";
 const COMPONENT = "portability.localhost";
@@ -277,7 +277,8 @@ t.test("an export interrupted by a component restart resumes and completes", asy
   );
   t.teardown(async () => {
     await second.stop();
-    await first.database.close().catch(() => undefined);
+    // The first instance's stop also drops the database both used.
+    await first.stop().catch(() => undefined);
   });
   const ready = await alice.waitFor(
     (m) =>
@@ -291,5 +292,38 @@ t.test("an export interrupted by a component restart resumes and completes", asy
   t.equal(recs.filter((r) => r.kind === "archive").length, 1200, "the resumed file is complete");
   const done = await getJob(second.db, job?.id as string);
   t.equal(done?.status, "done");
-  t.equal(done?.attempts, 2, "claimed again after the restart");
+  t.equal(done?.attempts, 1, "handed back at the stop: the interrupted attempt is not counted");
 });
+
+t.test(
+  "an export whose file was finished but whose job was not recorded done still sends its link",
+  async (t) => {
+    t.setTimeout(120_000);
+    const { app, client: alice } = await appWithUser(t, "alice", "localhost");
+    const isReady = (m: Element) =>
+      m.name === "message" && m.attrs.from === COMPONENT && /is ready/.test(m.getChildText("body") ?? "");
+    t.equal((await runCommand(alice, "export", { compress: "0" }))?.attrs.status, "completed");
+    const first = await alice.waitFor(isReady, 60_000);
+    // The component stopped (or crashed) between finishing the file and recording the job done: the
+    // ready message is sent only after that record, so the user was never told. The job runs again.
+    const [job] = await listJobs(app.db, "alice@localhost");
+    alice.inbox.length = 0;
+    await requeueJob(app.db, job?.id as string, "stopped before it was recorded done");
+    const again = await alice.waitFor(isReady, 60_000);
+    const port = app.http.port;
+    const res = await fetch(linkOf(again).replace("127.0.0.1:8787", `127.0.0.1:${port}`));
+    t.equal(res.status, 200, "the new link downloads the finished file");
+    const recs: ArchiveRecord[] = [];
+    for await (const r of readArchive([Buffer.from(await res.arrayBuffer())])) recs.push(r);
+    t.ok(
+      recs.some((r) => r.kind === "user"),
+      "the file, not exported again",
+    );
+    t.equal((await getJob(app.db, job?.id as string))?.status, "done");
+    t.equal(
+      (await fetch(linkOf(first).replace("127.0.0.1:8787", `127.0.0.1:${port}`))).status,
+      404,
+      "only one link works (the first was never handed over in this case)",
+    );
+  },
+);

@@ -1,6 +1,6 @@
 import t from "tap";
 import { xml } from "@xmpp/client";
-import { startProsody } from "../harness/prosody.js";
+import { startProsody, prosodyVersion } from "../harness/prosody.js";
 import { connectClient } from "../harness/clients.js";
 
 t.test("throwaway prosody starts, registers users, serves c2s, stops by pid", async (t) => {
@@ -11,4 +11,6 @@ t.test("throwaway prosody starts, registers users, serves c2s, stops by pid", as
   t.teardown(() => alice.stop());
   const res = await alice.request(xml("iq", { type: "get" }, xml("query", { xmlns: "jabber:iq:roster" })));
   t.equal(res.attrs.type, "result");
+  // PROSODY_BIN_DIR picks the server; the running one must be that version, not the system's.
+  t.match(await prosody.log(), `Hello and welcome to Prosody version ${prosodyVersion()}`);
 });

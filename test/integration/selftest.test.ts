@@ -1,7 +1,7 @@
 import t from "tap";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
-import { startProsody } from "../harness/prosody.js";
+import { FULL_PRIVILEGES, startProsody } from "../harness/prosody.js";
 import { connectClient } from "../harness/clients.js";
 import { startTestApp } from "../harness/app.js";
 
@@ -15,6 +15,34 @@ function tableRows(cmd: Element | undefined): Record<string, string>[] {
       item.getChildren("field").map((f) => [f.attrs.var ?? "", f.getChildText("value") ?? ""]),
     ),
   );
+}
+
+async function submitSelftest(
+  admin: Awaited<ReturnType<typeof connectClient>>,
+): Promise<Element | undefined> {
+  const s1 = (
+    await admin.request(
+      xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node: "admin-selftest" })),
+    )
+  ).getChild("command");
+  return (
+    await admin.request(
+      xml(
+        "iq",
+        { type: "set", to: COMPONENT },
+        xml(
+          "command",
+          { xmlns: NS_CMD, node: "admin-selftest", sessionid: s1?.attrs.sessionid ?? "", action: "complete" },
+          xml(
+            "x",
+            { xmlns: "jabber:x:data", type: "submit" },
+            xml("field", { var: "accounts" }, xml("value", {}, "admin@localhost")),
+          ),
+        ),
+      ),
+      30_000,
+    )
+  ).getChild("command");
 }
 
 async function runSelftest(prosodyCompanion: boolean, database: "postgres" | "pglite") {
@@ -31,30 +59,7 @@ async function runSelftest(prosodyCompanion: boolean, database: "postgres" | "pg
     await prosody.cleanup();
   };
   try {
-    const s1 = (
-      await admin.request(
-        xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node: "admin-selftest" })),
-      )
-    ).getChild("command");
-    const sid = s1?.attrs.sessionid ?? "";
-    const done = (
-      await admin.request(
-        xml(
-          "iq",
-          { type: "set", to: COMPONENT },
-          xml(
-            "command",
-            { xmlns: NS_CMD, node: "admin-selftest", sessionid: sid, action: "complete" },
-            xml(
-              "x",
-              { xmlns: "jabber:x:data", type: "submit" },
-              xml("field", { var: "accounts" }, xml("value", {}, "admin@localhost")),
-            ),
-          ),
-        ),
-        30_000,
-      )
-    ).getChild("command");
+    const done = await submitSelftest(admin);
     const forbidden = await alice
       .request(
         xml("iq", { type: "set", to: COMPONENT }, xml("command", { xmlns: NS_CMD, node: "admin-selftest" })),
@@ -115,3 +120,53 @@ t.test("admin-selftest with the companion module (PGlite): everything works", as
   for (const row of local) t.equal(row.working, "yes", `${row.capability} works`);
   t.match(r.done?.getChildText("note"), /Everything probed works/);
 });
+
+t.test(
+  "admin-selftest tells 'not offered by this server' (no mod_mam, no mod_private) from 'not granted'",
+  async (t) => {
+    const prosody = await startProsody({
+      companion: true,
+      withoutModules: ["mam", "private"],
+      // Everything but the blocklist namespace.
+      privileges: FULL_PRIVILEGES.replace(/\s*\["urn:xmpp:blocking"\] = "both";/, ""),
+    });
+    t.teardown(() => prosody.cleanup());
+    await prosody.register("admin", "localhost", "pw");
+    const app = await startTestApp(prosody, {}, { database: "postgres" });
+    t.teardown(() => app.stop());
+    const admin = await connectClient(prosody, "admin", "localhost", "pw");
+    t.teardown(() => admin.stop());
+    const done = await submitSelftest(admin);
+    const byName = (name: string) =>
+      tableRows(done).find((row) => row.host === "localhost" && row.capability === name);
+    t.match(byName("private XML storage"), {
+      granted: "yes",
+      working: "no",
+      detail: /^not offered by this server \(service-unavailable/,
+    });
+    t.match(byName("blocklist"), { granted: "no", working: "no", detail: /^not granted \(forbidden/ });
+    t.match(byName("message archiving (MAM)"), {
+      working: "no",
+      detail: /not offered by this server.*mod_mam not loaded/,
+    });
+    const notes = done?.getChildren("note").map((n) => n.getText()) ?? [];
+    t.ok(
+      notes.some((n) => /private XML storage not offered by this server \(mod_private not loaded\)/.test(n)),
+      "private: the note says the server lacks it, not that a grant is missing",
+    );
+    t.notOk(
+      notes.some((n) => n.includes('grant iq ["jabber:iq:private"]')),
+      "no advice to grant what is granted",
+    );
+    t.ok(
+      notes.some((n) => n.includes('grant iq ["urn:xmpp:blocking"] = "both"')),
+      "blocklist: the note asks for the grant",
+    );
+    t.ok(
+      notes.some((n) =>
+        /message archiving \(MAM\) not offered by this server \(mod_mam not loaded\)/.test(n),
+      ),
+      "archiving off is reported",
+    );
+  },
+);

@@ -1,6 +1,7 @@
 import t from "tap";
 import { startProsody, sleep } from "../harness/prosody.js";
 import { startTestApp } from "../harness/app.js";
+import { until } from "../harness/wait.js";
 
 t.test("the component may start before Prosody: it connects once Prosody is up", async (t) => {
   const prosody = await startProsody();
@@ -11,7 +12,7 @@ t.test("the component may start before Prosody: it connects once Prosody is up",
   t.equal(app.link.online, false);
   await sleep(300);
   await prosody.start();
-  for (let i = 0; i < 100 && !app.link.online; i++) await sleep(100);
+  await until(() => app.link.online, Boolean, { timeoutMs: 10_000, what: "the link to come online" });
   t.ok(app.link.online, "online after Prosody came up");
   t.ok(await app.privileges.waitFor("localhost", 3000), "privileges advertised on that connection");
 });

@@ -60,3 +60,58 @@ t.test("parses lists, IPv6 listen, trims public URL; description hides secrets",
   const d = JSON.stringify(describeConfig(c));
   t.notMatch(d, /topsecret|pw@/);
 });
+
+t.test("xmpp+insecure:// client endpoints are accepted for loopback only", async (t) => {
+  const ok = loadConfig({
+    XMPP_SECRET: "s",
+    XMPP_CLIENT_SERVICES: "a.test=xmpp+insecure://127.0.0.1:5222,b.test=xmpps://b.test:5223",
+  });
+  t.same(ok.clientServices, { "a.test": "xmpp+insecure://127.0.0.1:5222", "b.test": "xmpps://b.test:5223" });
+  t.throws(
+    () => loadConfig({ XMPP_SECRET: "s", XMPP_CLIENT_SERVICES: "a.test=xmpp+insecure://10.0.0.5:5222" }),
+    /xmpp\+insecure:\/\/ is allowed only for loopback/,
+  );
+});
+
+t.test("abuse limits: defaults, overrides, bad values named", async (t) => {
+  const d = loadConfig({ XMPP_SECRET: "s" }).limits;
+  t.equal(d.uploadLinksPerUser, 5);
+  t.equal(d.transfersPerUser, 2);
+  t.equal(d.fetchTimeoutMs, 120_000);
+  t.equal(d.archiveMaxTextChars, 2048 * 1024);
+  const o = loadConfig({
+    XMPP_SECRET: "s",
+    STAGED_MB_PER_USER: "10",
+    IMPORT_FETCH_TIMEOUT_SECONDS: "5",
+  }).limits;
+  t.equal(o.stagedBytesPerUser, 10 * 1024 * 1024);
+  t.equal(o.fetchTimeoutMs, 5000);
+  t.throws(
+    () => loadConfig({ XMPP_SECRET: "s", JOBS_PER_USER: "0", ARCHIVE_MAX_CONTACTS: "many" }),
+    /JOBS_PER_USER must be a positive number[\s\S]*ARCHIVE_MAX_CONTACTS must be a positive number/,
+  );
+});
+
+t.test("the example secret is refused unless NODE_ENV=development says this is a test setup", async (t) => {
+  t.throws(() => loadConfig({ XMPP_SECRET: "change-me" }), {
+    name: "ConfigError",
+    message: /XMPP_SECRET is the example value "change-me".*NODE_ENV=development/s,
+  });
+  t.throws(() => loadConfig({ XMPP_SECRET: "change-me", NODE_ENV: "production" }), { name: "ConfigError" });
+  t.equal(loadConfig({ XMPP_SECRET: "change-me", NODE_ENV: "development" }).xmppSecret, "change-me");
+  t.equal(loadConfig({ XMPP_SECRET: "something-else" }).xmppSecret, "something-else");
+});
+
+t.test("stanza limit and shutdown deadline: defaults, overrides, refusals", async (t) => {
+  const c = loadConfig({ XMPP_SECRET: "s" });
+  t.equal(c.stanzaLimitBytes, 256 * 1024, "half of Prosody's default component limit");
+  t.equal(c.shutdownSeconds, 10);
+  const d = loadConfig({ XMPP_SECRET: "s", STANZA_LIMIT_KB: "100", SHUTDOWN_TIMEOUT_SECONDS: "5" });
+  t.equal(d.stanzaLimitBytes, 100 * 1024);
+  t.equal(d.shutdownSeconds, 5);
+  t.throws(
+    () => loadConfig({ XMPP_SECRET: "s", STANZA_LIMIT_KB: "4" }),
+    /STANZA_LIMIT_KB must be at least 16/,
+  );
+  t.throws(() => loadConfig({ XMPP_SECRET: "s", SHUTDOWN_TIMEOUT_SECONDS: "0" }), /SHUTDOWN_TIMEOUT_SECONDS/);
+});
