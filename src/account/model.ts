@@ -68,3 +68,30 @@ export interface ArchivedMessage {
 export const SECTIONS = ["roster", "vcard", "pep", "private", "blocklist", "offline", "archive"] as const;
 export type Section = (typeof SECTIONS)[number];
 
+/** The order sections come in an archive, and so in every summary of one. */
+const SECTION_ORDER = [
+  "credentials",
+  "roster",
+  "pending",
+  "subscription requests",
+  "vcard",
+  "pep",
+  "pep-items",
+  "private",
+  "blocklist",
+  "privacy rules",
+  "offline",
+  "archive",
+];
+
+/**
+ * Per-section entries in archive order. Summaries are rebuilt from jsonb columns (a rerun, a resumed
+ * job), and jsonb keeps no key order. Names not listed come last, as given.
+ */
+export function inSectionOrder<T>(entries: [string, T][]): [string, T][] {
+  const rank = (k: string): number => {
+    const i = SECTION_ORDER.indexOf(k);
+    return i === -1 ? SECTION_ORDER.length : i;
+  };
+  return [...entries].sort(([a], [b]) => rank(a) - rank(b));
+}

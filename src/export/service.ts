@@ -24,7 +24,7 @@ import { newToken } from "../http/tokens.js";
 import { sendChat } from "../xmpp/chat.js";
 import { XmppStanzaError } from "../xmpp/stanza-error.js";
 import { createArchiveWriter } from "../xep0227/writer.js";
-import { SECTIONS, type Section } from "../account/model.js";
+import { SECTIONS, inSectionOrder, type Section } from "../account/model.js";
 import { privilegedSession, type PrivilegedAccess } from "../account/privileged-session.js";
 import { collectAccount } from "../transfer/collect.js";
 import { writeRecords } from "../transfer/write-archive.js";
@@ -125,7 +125,7 @@ export function createExportService(
   ): { tokenHash: string; announce: () => Promise<void> } {
     const { token, hash } = newToken();
     const url = `${deps.config.httpPublicUrl}/download/${token}`;
-    const parts = Object.entries(f.counts)
+    const parts = inSectionOrder(Object.entries(f.counts))
       .filter(([k]) => !f.skipped.some((s) => s.section === k))
       .map(([k, v]) => `${k}: ${v}`)
       .join(", ");

@@ -1,6 +1,8 @@
 // What a transfer did, per section: applied, kept (the account already had its own and it won),
 // skipped (with why, in the notes) and failed. Serialisable, so a resumed job continues the same report.
 
+import { inSectionOrder } from "../account/model.js";
+
 export const OUTCOMES = ["applied", "kept", "skipped", "failed"] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 export type SectionCounts = Record<Outcome, number>;
@@ -44,7 +46,7 @@ export class TransferReport {
 
   /** One line per section: "roster: 3 applied, 1 kept (yours)". */
   summary(): string {
-    return Object.entries(this.sections)
+    return inSectionOrder(Object.entries(this.sections))
       .map(([k, v]) => {
         const parts = [`${v.applied} applied`];
         if (v.kept) parts.push(`${v.kept} kept (yours)`);

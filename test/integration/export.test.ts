@@ -302,8 +302,21 @@ t.test(
     const { app, client: alice } = await appWithUser(t, "alice", "localhost");
     const isReady = (m: Element) =>
       m.name === "message" && m.attrs.from === COMPONENT && /is ready/.test(m.getChildText("body") ?? "");
+    // Several sections, so the order of the counts shows (Postgres's jsonb keeps no key order).
+    await alice.request(
+      xml(
+        "iq",
+        { type: "set" },
+        xml("query", { xmlns: "jabber:iq:roster" }, xml("item", { jid: "zed@example.net", name: "Zed" })),
+      ),
+    );
+    await alice.request(
+      xml("iq", { type: "set" }, xml("vCard", { xmlns: "vcard-temp" }, xml("FN", {}, "Alice"))),
+    );
     t.equal((await runCommand(alice, "export", { compress: "0" }))?.attrs.status, "completed");
     const first = await alice.waitFor(isReady, 60_000);
+    const contents = (m: Element) => /is ready \(([^)]*)\)/.exec(m.getChildText("body") ?? "")?.[1];
+    t.match(contents(first), /^[\d.]+ KiB; roster: 1, vcard: 1/, "counts in the order of the file");
     // The component stopped (or crashed) between finishing the file and recording the job done: the
     // ready message is sent only after that record, so the user was never told. The job runs again.
     const [job] = await listJobs(app.db, "alice@localhost");
@@ -313,6 +326,7 @@ t.test(
     const port = app.http.port;
     const res = await fetch(linkOf(again).replace("127.0.0.1:8787", `127.0.0.1:${port}`));
     t.equal(res.status, 200, "the new link downloads the finished file");
+    t.equal(contents(again), contents(first), "the same size and counts, in the same order");
     const recs: ArchiveRecord[] = [];
     for await (const r of readArchive([Buffer.from(await res.arrayBuffer())])) recs.push(r);
     t.ok(
