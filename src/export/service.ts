@@ -99,6 +99,19 @@ function progressTeller(tell: (n: number) => Promise<void>): (n: number) => Prom
   };
 }
 
+/** The sections a finished export left out, as saved in its job's cursor (anything malformed is dropped). */
+function keptSkipped(cursor: Record<string, unknown> | null): { section: string; reason: string }[] {
+  const list = cursor?.skipped;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (s): s is { section: string; reason: string } =>
+      typeof s === "object" &&
+      s !== null &&
+      typeof (s as Record<string, unknown>).section === "string" &&
+      typeof (s as Record<string, unknown>).reason === "string",
+  );
+}
+
 export function createExportService(
   deps: JobDeps &
     PrivilegedAccess & {
@@ -167,16 +180,16 @@ export function createExportService(
       if (!j.archive_id) throw new JobFailure("export job without an archive");
       // The file was finished, but the job was not recorded done (stopped or crashed in between), so
       // the user was not told: the ready message is only sent after that record. Never export twice;
-      // tell now, with a new link (only the old link's hash was kept). Which sections were left out
-      // is not kept, only the counts.
+      // tell now, with a new link (only the old link's hash was kept).
       const previous = await getArchive(deps.db, j.archive_id);
       if (previous?.status === "ready") {
         const counts = previous.section_counts ?? {};
+        const skipped = keptSkipped(j.cursor);
         const bytes = Number(previous.byte_size);
         const expiresAt = previous.expires_at ? new Date(previous.expires_at) : new Date(Date.now() + ttlMs);
-        const { tokenHash, announce } = readyMessage(j, o, { counts, skipped: [], bytes, expiresAt });
+        const { tokenHash, announce } = readyMessage(j, o, { counts, skipped, bytes, expiresAt });
         await setDownloadToken(deps.db, j.archive_id, tokenHash);
-        return { report: { counts, bytes }, announce };
+        return { report: { counts, skipped, bytes }, announce };
       }
       const keyed = o.encrypted && !passphrase ? await deps.encryptionFor?.(j) : undefined;
       if (o.encrypted && !passphrase && !keyed) {
@@ -231,6 +244,8 @@ export function createExportService(
       const bytes = sink.stats().bytes;
       const expiresAt = new Date(Date.now() + (o.ttlHours ? o.ttlHours * 3600_000 : ttlMs));
       const { tokenHash, announce } = readyMessage(j, o, { counts, skipped, bytes, expiresAt });
+      // Kept before the file counts as ready, for a rerun that has to tell (see above).
+      await ctx.saveCursor({ skipped });
       await finishArchive(deps.db, j.archive_id, {
         stats: sink.stats(),
         sectionCounts: counts,

@@ -9,10 +9,10 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
-import { startProsody, sleep } from "../harness/prosody.js";
+import { FULL_PRIVILEGES, startProsody, sleep } from "../harness/prosody.js";
 import { connectClient, type TestClient } from "../harness/clients.js";
 import { populateAccount } from "../harness/populate.js";
-import { appWithUser, startTestApp } from "../harness/app.js";
+import { startTestApp } from "../harness/app.js";
 import { createMigrator } from "../harness/migrator.js";
 import { runArchiveCommand } from "../../src/cli/archive.js";
 import { readArchive } from "../../src/xep0227/reader.js";
@@ -299,7 +299,17 @@ t.test(
   "an export whose file was finished but whose job was not recorded done still sends its link",
   async (t) => {
     t.setTimeout(120_000);
-    const { app, client: alice } = await appWithUser(t, "alice", "localhost");
+    // No blocklist privilege, so the export leaves a section out and says why.
+    const prosody = await startProsody({
+      companion: true,
+      privileges: FULL_PRIVILEGES.replace('["urn:xmpp:blocking"] = "both";', ""),
+    });
+    t.teardown(() => prosody.cleanup());
+    await prosody.register("alice", "localhost", "pw");
+    const alice = await connectClient(prosody, "alice", "localhost", "pw");
+    t.teardown(() => alice.stop());
+    const app = await startTestApp(prosody);
+    t.teardown(() => app.stop());
     const isReady = (m: Element) =>
       m.name === "message" && m.attrs.from === COMPONENT && /is ready/.test(m.getChildText("body") ?? "");
     // Several sections, so the order of the counts shows (Postgres's jsonb keeps no key order).
@@ -317,6 +327,9 @@ t.test(
     const first = await alice.waitFor(isReady, 60_000);
     const contents = (m: Element) => /is ready \(([^)]*)\)/.exec(m.getChildText("body") ?? "")?.[1];
     t.match(contents(first), /^[\d.]+ KiB; roster: 1, vcard: 1/, "counts in the order of the file");
+    const leftOut = (m: Element) =>
+      (m.getChildText("body") ?? "").split("\n").filter((l) => /not included/.test(l));
+    t.match(leftOut(first), [/^- blocklist not included: /], "the left-out section, with why");
     // The component stopped (or crashed) between finishing the file and recording the job done: the
     // ready message is sent only after that record, so the user was never told. The job runs again.
     const [job] = await listJobs(app.db, "alice@localhost");
@@ -327,6 +340,7 @@ t.test(
     const res = await fetch(linkOf(again).replace("127.0.0.1:8787", `127.0.0.1:${port}`));
     t.equal(res.status, 200, "the new link downloads the finished file");
     t.equal(contents(again), contents(first), "the same size and counts, in the same order");
+    t.same(leftOut(again), leftOut(first), "and the same left-out section");
     const recs: ArchiveRecord[] = [];
     for await (const r of readArchive([Buffer.from(await res.arrayBuffer())])) recs.push(r);
     t.ok(
