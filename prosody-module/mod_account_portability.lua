@@ -670,14 +670,16 @@ local function move_request(req)
 	return { new = new, old = old, name = req:get_child_text("name"), groups = groups, hold = req.attr.hold };
 end
 
+-- Applies the move and answers; true and whether it subscribed back when applied.
 local function send_applied(origin, stanza, m, username)
 	local ok, result, err_type = apply_move(username, m.new, m.old, m.name, m.groups, m.hold);
 	if not ok then
 		local cond = err_type == "cancel" and "conflict" or "internal-server-error";
 		origin.send(st.error_reply(stanza, err_type, cond, result));
-		return;
+		return false;
 	end
 	origin.send(st.reply(stanza):tag("move-applied", { xmlns = NS, ["subscribed-back"] = result and "true" or "false" }));
+	return true, result;
 end
 
 -- accept() for apply-move and verify-move: the move asked for and the user, or nil (answered).
@@ -727,10 +729,30 @@ end
 -- changes and the reply carries what was fetched (the statement or its error), for the component to
 -- judge and record.
 local max_fetch_seconds = 30;
+
+-- What became of each verify-move that carried a ticket, so that a component that stopped waiting
+-- (a swamped server answers late) can ask with verify-cancel and record the truth: the move was
+-- applied, or it never will be. Requests from the component arrive in order, so a verify-cancel is
+-- handled after its verify-move started. Kept for a minute past the longest fetch.
+local tickets = {}; -- username .. " " .. ticket -> { state = "pending"|"canceled"|"applied"|"not-applied", back = bool }
+local ticket_keep_seconds = max_fetch_seconds + 60;
+local function settle(key, state, back)
+	if not key then return; end
+	local entry = { state = state, back = back };
+	tickets[key] = entry;
+	if state ~= "pending" then
+		module:add_timer(ticket_keep_seconds, function()
+			if tickets[key] == entry then tickets[key] = nil; end
+		end);
+	end
+end
+
 module:hook("iq-set/host/" .. NS .. ":verify-move", function(event)
 	local origin, stanza = event.origin, event.stanza;
 	local m, username, req = accept_move(event);
 	if not m then return true; end
+	local key = req.attr.ticket and (username .. " " .. req.attr.ticket);
+	settle(key, "pending");
 	local timeout = math.max(1, math.min(tonumber(req.attr.timeout) or 5, max_fetch_seconds));
 	-- Not applied: what the fetch got (the statement, or the error of the answer or of the wait).
 	local function not_verified(answer, err)
@@ -747,14 +769,45 @@ module:hook("iq-set/host/" .. NS .. ":verify-move", function(event)
 		end
 		origin.send(out);
 	end
+	-- The component gave up waiting and asked: never applied now.
+	local function canceled()
+		return key and tickets[key] and tickets[key].state == "canceled";
+	end
+	local late = { type = "wait", condition = "remote-server-timeout" };
 	fetch_statement(username, m.old, timeout):next(function(response)
+		if canceled() then return not_verified(nil, late); end
 		local reply = response.stanza;
-		if statement_target(reply) == m.new then return send_applied(origin, stanza, m, username); end
+		if statement_target(reply) == m.new then
+			local applied, back = send_applied(origin, stanza, m, username);
+			return settle(key, applied and "applied" or "not-applied", back);
+		end
 		not_verified(reply);
+		settle(key, "not-applied");
 	end, function(err)
+		if canceled() then return not_verified(nil, late); end
 		if type(err) ~= "table" then err = {}; end
 		not_verified(err.context and err.context.stanza, err);
+		settle(key, "not-applied");
 	end);
+	return true;
+end);
+
+-- The component stopped waiting for a verify-move: answers whether the move was applied; if it was
+-- not decided yet, it never will be (the verify-move then answers as timed out).
+module:hook("iq-set/host/" .. NS .. ":verify-cancel", function(event)
+	local origin, stanza = event.origin, event.stanza;
+	local req, username = accept(event);
+	if not req then return true; end
+	if not req.attr.ticket then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "need a 'ticket'"));
+		return true;
+	end
+	local key = username .. " " .. req.attr.ticket;
+	local entry = tickets[key];
+	local state = entry and entry.state or "pending";
+	if state == "pending" then settle(key, "canceled"); state = "canceled"; end
+	origin.send(st.reply(stanza):tag("verify-canceled", { xmlns = NS, state = state,
+		["subscribed-back"] = state == "applied" and tostring(entry.back == true) or nil }));
 	return true;
 end);
 

@@ -1,6 +1,7 @@
 // Client of the companion Prosody module (prosody-module/mod_account_portability.lua); the protocol is
 // described in prosody-module/README.md. All IQs go to the user's host; forwarded stanzas (moved
 // subscribes, bounces) are trusted only from a probed host itself.
+import { randomUUID } from "node:crypto";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import { cloneElement } from "../xmpp/xml-util.js";
@@ -80,8 +81,13 @@ export function movedFacts(
 
 export function createCompanionClient(
   link: XmppLink,
-  opts: { stanzaLimitBytes?: number } = {},
+  opts: {
+    stanzaLimitBytes?: number;
+    /** How much longer than its statement fetch a verify-move may take to answer (tests shorten it). */
+    verifyReplyMarginMs?: number;
+  } = {},
 ): CompanionClient {
+  const verifyReplyMarginMs = opts.verifyReplyMarginMs ?? 10_000;
   const appendBudget = (opts.stanzaLimitBytes ?? DEFAULT_STANZA_LIMIT) - APPEND_OVERHEAD;
   const probed = new Map<string, boolean>();
   link.onOffline(() => probed.clear());
@@ -105,6 +111,21 @@ export function createCompanionClient(
     } catch (err) {
       throw asStanzaError(err) ?? err;
     }
+  }
+
+  /** verify-cancel: whether a verify-move that got no answer in time was applied (else it never will be). */
+  async function cancelVerify(
+    user: string,
+    ticket: string,
+  ): Promise<{ state: string; subscribedBack: boolean }> {
+    const res = await call(
+      user,
+      "set",
+      xml("verify-cancel", { xmlns: NS_COMPANION, user: localOf(user), ticket }),
+      20_000,
+    );
+    const c = res.getChild("verify-canceled", NS_COMPANION);
+    return { state: c?.attrs.state ?? "", subscribedBack: c?.attrs["subscribed-back"] === "true" };
   }
 
   /** apply-move or verify-move: the roster no longer fitting is MoveNotApplicable, an unknown op CompanionOpMissing. */
@@ -244,13 +265,24 @@ export function createCompanionClient(
 
     async verifyAndApplyMove(user, move, timeoutMs) {
       const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-      const res = await moveRequest(
-        "verify-move",
-        user,
-        move,
-        { timeout: String(seconds) },
-        (seconds + 10) * 1000,
-      );
+      const ticket = randomUUID();
+      let res: Element;
+      try {
+        res = await moveRequest(
+          "verify-move",
+          user,
+          move,
+          { timeout: String(seconds), ticket },
+          Math.max(100, seconds * 1000 + verifyReplyMarginMs),
+        );
+      } catch (err) {
+        // No answer in time (a swamped server): the module may still apply the move afterwards, which
+        // would go unrecorded and untold. Ask; from then on it is either applied or never will be.
+        if (!(err instanceof XmppStanzaError && err.condition === "remote-server-timeout")) throw err;
+        const after = await cancelVerify(user, ticket).catch(() => undefined);
+        if (after?.state === "applied") return { applied: true, subscribedBack: after.subscribedBack };
+        throw err;
+      }
       const done = res.getChild("move-applied", NS_COMPANION);
       if (done) return { applied: true, subscribedBack: done.attrs["subscribed-back"] === "true" };
       const fetched = res.getChild("move-not-verified", NS_COMPANION);

@@ -526,3 +526,143 @@ t.test("without the module the probe says so", async (t) => {
     .catch((e: unknown) => e);
   t.ok(missing instanceof CompanionOpMissing, "a request the server does not know reads as an older module");
 });
+
+t.test(
+  "verify-cancel: a verify-move the component stopped waiting for is applied before, or never",
+  async (t) => {
+    const prosody = await startProsody({
+      companion: true,
+      extraGlobal: `Component "slow.localhost"\n  component_secret = "slow-secret"\n`,
+    });
+    t.teardown(() => prosody.cleanup());
+    for (const u of ["alice", "bobnew"]) await prosody.register(u, "localhost", "pw");
+    const link = await connectComponent(prosody);
+    t.teardown(() => link.stop());
+    // Bob's old server: a component whose statement answers wait until the test lets them go.
+    const slow = createComponentLink({
+      service: prosody.componentService,
+      domain: "slow.localhost",
+      secret: "slow-secret",
+      log: createLogger("silent"),
+    });
+    await slow.start();
+    t.teardown(() => slow.stop());
+    const statement = xml(
+      "pubsub",
+      { xmlns: "http://jabber.org/protocol/pubsub" },
+      xml(
+        "items",
+        { node: "urn:xmpp:moved:1" },
+        xml(
+          "item",
+          { id: "current" },
+          xml("moved", { xmlns: "urn:xmpp:moved:1" }, xml("new-jid", {}, "bobnew@localhost")),
+        ),
+      ),
+    );
+    // Fetches waiting for their answer: calling one sends it.
+    const heldFetches: (() => void)[] = [];
+    let answerAtOnce = false;
+    slow.handleIq("get", "http://jabber.org/protocol/pubsub", "pubsub", () =>
+      answerAtOnce
+        ? statement
+        : new Promise<Element>((resolve) => heldFetches.push(() => resolve(statement))),
+    );
+    const alice = await connectClient(prosody, "alice", "localhost", "pw");
+    t.teardown(() => alice.stop());
+    // Alice and bob@slow.localhost follow each other.
+    const BOB = "bob@slow.localhost";
+    const asked = new Promise<void>((resolve) =>
+      slow.onStanza((el) => {
+        if (el.name === "presence" && el.attrs.type === "subscribe") resolve();
+      }),
+    );
+    await alice.xmpp.send(xml("presence", { to: BOB, type: "subscribe" }));
+    await asked;
+    await slow.send(xml("presence", { from: BOB, to: "alice@localhost", type: "subscribed" }));
+    await slow.send(xml("presence", { from: BOB, to: "alice@localhost", type: "subscribe" }));
+    await alice.waitFor(
+      (el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === BOB,
+    );
+    await alice.xmpp.send(xml("presence", { to: BOB, type: "subscribed" }));
+    const companion = createCompanionClient(link, { verifyReplyMarginMs: -2000 });
+    const session = privilegedSession(
+      { link, companion, privileges: createPrivilegeRegistry(link) },
+      "alice@localhost",
+    );
+    const bobItem = async () => (await getRoster(session)).find((i) => i.jid === BOB);
+    await until(bobItem, (i) => i?.subscription === "both", { what: "bob a mutual contact" });
+    await until(() => companion.probe("localhost"), Boolean, { what: "module probed" });
+    const notices: MovedSubscribe[] = [];
+    companion.onMovedSubscribe((n) => notices.push(n));
+    const bobnew = await connectClient(prosody, "bobnew", "localhost", "pw");
+    t.teardown(() => bobnew.stop());
+    await bobnew.xmpp.send(
+      xml(
+        "presence",
+        { to: "alice@localhost", type: "subscribe" },
+        xml("moved", { xmlns: "urn:xmpp:moved:1" }, xml("old-jid", {}, BOB)),
+      ),
+    );
+    const n = (await until(() => notices[0], Boolean, { what: "notice forwarded" })) as MovedSubscribe;
+    const move = {
+      newJid: "bobnew@localhost",
+      oldJid: BOB,
+      name: "Bob",
+      groups: [],
+      ...(n.hold ? { hold: n.hold } : {}),
+    };
+
+    // The component gives up after 1 s (3 s fetch, -2 s margin) and cancels; the genuine statement
+    // then arrives within the module's own 3 s: too late, nothing is applied.
+    const gaveUp = await companion.verifyAndApplyMove("alice@localhost", move, 3000).catch((e: unknown) => e);
+    t.ok(
+      gaveUp instanceof XmppStanzaError && gaveUp.condition === "remote-server-timeout",
+      `no answer in time (${String(gaveUp)})`,
+    );
+    t.equal(heldFetches.length, 1, "the module was still fetching");
+    heldFetches[0]?.();
+    await sleep(500);
+    t.equal((await bobItem())?.subscription, "both", "bob's old address is not retired");
+    t.notOk(
+      (await getRoster(session)).some((i) => i.jid === "bobnew@localhost"),
+      "the new address is not approved",
+    );
+    t.ok(
+      await companion.releaseMoved("alice@localhost", n.hold ?? ""),
+      "the request is still held, then delivered",
+    );
+
+    // Applied before the cancel: the cancel says so, with whether alice subscribed back.
+    answerAtOnce = true;
+    const verify = (ticket: string) =>
+      link.request(
+        xml(
+          "iq",
+          { type: "set", to: "localhost" },
+          xml("verify-move", {
+            xmlns: NS,
+            user: "alice",
+            new: "bobnew@localhost",
+            old: BOB,
+            timeout: "5",
+            ticket,
+          }),
+        ),
+      );
+    const cancel = async (ticket: string) =>
+      (
+        await link.request(
+          xml(
+            "iq",
+            { type: "set", to: "localhost" },
+            xml("verify-cancel", { xmlns: NS, user: "alice", ticket }),
+          ),
+        )
+      ).getChild("verify-canceled", NS)?.attrs;
+    t.ok((await verify("t2")).getChild("move-applied", NS), "applied (the request was pending)");
+    t.match(await cancel("t2"), { state: "applied", "subscribed-back": "true" });
+    t.notOk(await bobItem(), "bob's old address is retired");
+    t.match(await cancel("never-sent"), { state: "canceled" }, "an unknown ticket can no longer apply");
+  },
+);
