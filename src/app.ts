@@ -32,7 +32,11 @@ import { checkHealth } from "./health.js";
 import { cancelCommand } from "./commands/cancel.js";
 import { createBulkExports } from "./exodus/bulk.js";
 import { createStorageProbe } from "./exodus/storage-guard.js";
-import { adminExportAllCommand, adminExportStatusCommand } from "./commands/admin-export-all.js";
+import {
+  adminExportAllCommand,
+  adminExportStatusCommand,
+  adminExportStopCommand,
+} from "./commands/admin-export-all.js";
 import { createExportSchedules, type ExportSchedules } from "./exodus/schedule.js";
 import { exportScheduleCommand } from "./commands/export-schedule.js";
 import type { BulkExports } from "./exodus/bulk.js";
@@ -59,6 +63,7 @@ export const COMMANDS: CommandFactory[] = [
   adminExportUserCommand,
   adminExportAllCommand,
   adminExportStatusCommand,
+  adminExportStopCommand,
   adminSelftest,
 ];
 
@@ -146,6 +151,7 @@ export async function startApp(config: Config, log: Logger, opts: AppOptions = {
     exports: exportService,
     storage: createStorageProbe(db, config),
     log: log.child({ part: "bulk" }),
+    abortJob: (id) => jobs.cancel(id),
     ...(opts.bulkPollMs ? { pollMs: opts.bulkPollMs } : {}),
   });
   late.bulk = bulk;

@@ -1,5 +1,5 @@
-// `portability admin export-all --host HOST …` and `portability admin export-status`: the shutdown kit
-// from a shell. The command records the bulk export in the database; the running component picks it
+// `portability admin export-all --host HOST …`, `export-status` and `export-stop --host HOST`: the
+// shutdown kit from a shell. The command records the bulk export in the database; the running component picks it
 // up on its next pass (within seconds) and does the work, so this process never connects to Prosody.
 import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
@@ -8,13 +8,14 @@ import { openDatabase } from "../storage/database.js";
 import { migrateToLatest } from "../storage/migrate.js";
 import { bulkOptions } from "../commands/admin-export-all.js";
 import { FormError } from "../adhoc/forms.js";
-import { bulkProgress, queueBulkExport, summary } from "../exodus/bulk.js";
+import { bulkProgress, haltBulkExport, queueBulkExport, summary } from "../exodus/bulk.js";
 import { createStorageProbe, stagedBytes } from "../exodus/storage-guard.js";
 import { formatBytes } from "../text/bytes.js";
 
 export const ADMIN_USAGE = `usage: portability admin export-all --host HOST [--days N] [--concurrency N]
                                   [--message-file FILE] [--no-history] [--notify JID] [--wait]
-       portability admin export-status`;
+       portability admin export-status
+       portability admin export-stop --host HOST`;
 
 interface Out {
   stdout: Writable;
@@ -33,7 +34,7 @@ export async function runAdminCommand(
   opts: { pollMs?: number } = {},
 ): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== "export-all" && sub !== "export-status") {
+  if (sub !== "export-all" && sub !== "export-status" && sub !== "export-stop") {
     out.stderr.write(`${ADMIN_USAGE}\n`);
     return 2;
   }
@@ -61,6 +62,19 @@ export async function runAdminCommand(
     if (!host || !config.xmppHosts.includes(host)) {
       out.stderr.write(`--host must be one of XMPP_HOSTS (${config.xmppHosts.join(", ")})\n`);
       return 2;
+    }
+    if (sub === "export-stop") {
+      // The running component sees the canceled exports at its next lease renewal (within a minute)
+      // and starts nothing new once it reads the bulk export as stopped.
+      const r = await haltBulkExport(db, host, "the admin command line");
+      if (r.kind === "none") {
+        out.stderr.write(`No bulk export of ${host} is running.\n`);
+        return 1;
+      }
+      out.stdout.write(
+        `Stopped the bulk export of ${host} (${r.id}); ${r.canceled} unfinished export(s) canceled, those users get no message. Run export-all again to continue.\n`,
+      );
+      return 0;
     }
     const notify = flag(rest, "notify") ?? config.admins[0];
     if (!notify) {

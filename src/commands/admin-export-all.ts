@@ -1,4 +1,4 @@
-// admin-export-all / admin-export-status: the shutdown kit's admin side (exodus/bulk.ts does the work).
+// admin-export-all / admin-export-status / admin-export-stop: the shutdown kit's admin side (exodus/bulk.ts does the work).
 import type { Command, Note } from "../adhoc/command.js";
 import { completed, completedWithTable, failed } from "../adhoc/command.js";
 import { FormError, type FieldSpec } from "../adhoc/forms.js";
@@ -157,6 +157,57 @@ export function adminExportStatusCommand(s: AppServices): Command {
         },
         rows: all.map(row),
       });
+    },
+  };
+}
+
+export function adminExportStopCommand(s: AppServices): Command {
+  return {
+    node: "admin-export-stop",
+    name: "Stop a bulk export",
+    access: "admin",
+    async start() {
+      const running = (await s.bulk.latest()).filter((p) => p.status === "running");
+      const first = running[0];
+      if (!first) return completed("No bulk export is running.");
+      return {
+        status: "executing",
+        action: "complete",
+        form: {
+          title: "Stop a bulk export",
+          instructions: [
+            "Nothing new starts, and exports not finished yet are canceled: those users get no message.",
+            "Users already messaged keep their links. Run admin-export-all again to continue (you can change the message); no account is exported twice.",
+          ],
+          fields: [
+            {
+              var: "host",
+              type: "list-single",
+              label: "Domain",
+              required: true,
+              value: first.host,
+              options: running.map((p) => ({
+                value: p.host,
+                label: `${p.host} (${p.done} of ${p.total} exported)`,
+              })),
+            },
+          ],
+        },
+        async onSubmit(v, c) {
+          const host = v.text("host", first.host).trim().toLowerCase();
+          const r = await s.bulk.halt(host, c.user);
+          if (r.kind === "none") return failed(`No bulk export of ${host} is running.`);
+          const p = await s.bulk.progress(r.id);
+          return completed([
+            {
+              type: "info",
+              text: `Stopped the bulk export of ${host}. ${r.canceled} export${r.canceled === 1 ? "" : "s"} not finished yet ${r.canceled === 1 ? "was" : "were"} canceled; those users got no message.`,
+            },
+            ...(p ? [{ type: "info" as const, text: summary(p) }] : []),
+            { type: "info", text: `To continue, run admin-export-all for ${host} again.` },
+          ]);
+        },
+      };
     },
   };
 }

@@ -16,6 +16,8 @@ import type { XmppLink } from "../xmpp/link.js";
 import { sendChat } from "../xmpp/chat.js";
 import { type StorageProbe } from "./storage-guard.js";
 import { formatBytes } from "../text/bytes.js";
+import { cancelJob } from "../storage/jobs.js";
+import { failArchive } from "../storage/archives.js";
 
 /** A failed account is tried this many times in all before it counts as failed. */
 export const BULK_MAX_ATTEMPTS = 3;
@@ -28,6 +30,8 @@ export interface BulkDeps {
   exports: Pick<ExportService, "start">;
   storage: StorageProbe;
   log: Logger;
+  /** Stops a canceled export job running in this process at once. */
+  abortJob?: (jobId: string) => void;
   /** How often running bulk exports are looked at without a wake-up. */
   pollMs?: number;
   now?: () => Date;
@@ -64,6 +68,8 @@ export interface BulkExports {
   progress(id: string): Promise<BulkProgress | undefined>;
   /** The latest bulk export of each host. */
   latest(): Promise<BulkProgress[]>;
+  /** Stops the host's running bulk export (see haltBulkExport); waits for a pass under way first. */
+  halt(host: string, by: string): Promise<HaltOutcome>;
   /** Look at running bulk exports now (an export finished, or a new one was queued). */
   wake(): void;
   /** One pass over every running bulk export (tests call it directly). */
@@ -226,6 +232,16 @@ export function createBulkExports(d: BulkDeps): BulkExports {
 
   const counts = (id: string) => itemCounts(d.db, id);
 
+  /** An admin may stop a bulk export during a pass (from a command or another process). */
+  async function stillRunning(id: string): Promise<boolean> {
+    const row = await d.db
+      .selectFrom("bulk_exports")
+      .select("status")
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return row?.status === "running";
+  }
+
   async function advance(b: BulkExport): Promise<void> {
     if (!b.listed && !(await list(b))) return;
     await reconcile(b);
@@ -253,7 +269,7 @@ export function createBulkExports(d: BulkDeps): BulkExports {
       .execute();
     const sections: Section[] = SECTIONS.filter((s) => b.options.history || s !== "archive");
     for (const { user_jid } of next) {
-      if (stopped) return;
+      if (stopped || !(await stillRunning(b.id))) return;
       const item = () =>
         d.db.updateTable("bulk_export_items").where("bulk_id", "=", b.id).where("user_jid", "=", user_jid);
       await item()
@@ -355,6 +371,16 @@ export function createBulkExports(d: BulkDeps): BulkExports {
         if (p) out.push(p);
       }
       return out;
+    },
+    async halt(host, by) {
+      const abort = d.abortJob ?? (() => undefined);
+      const r = await haltBulkExport(d.db, host, by, abort, now());
+      if (r.kind === "none") return r;
+      // A pass under way may have started one more export after that look: look again after it.
+      await ticking;
+      const late = await cancelUnfinished(d.db, r.id, abort);
+      d.log.warn({ bulk: r.id, host, by }, "bulk export stopped by an admin");
+      return { ...r, canceled: r.canceled + late };
     },
     wake,
     tick,
@@ -460,6 +486,65 @@ export type QueueOutcome = { kind: "started" | "resumed" | "running"; id: string
  * Records a bulk export for the driver to pick up (the command line uses this directly: the running
  * component notices it on its next pass). A stopped one is resumed with the new options.
  */
+export type HaltOutcome = { kind: "none" } | { kind: "stopped"; id: string; canceled: number };
+
+/**
+ * Stops the host's running bulk export at an admin's request (a wrong notice text, say): nothing new
+ * starts, and its exports not finished yet are canceled, so their users get no message. Those accounts
+ * go back to waiting without using up an attempt; admin-export-all continues later, with new options.
+ * `abort` stops a canceled job running in this process at once (another process notices the cancel at
+ * its next lease renewal).
+ */
+export async function haltBulkExport(
+  db: Kysely<Database>,
+  host: string,
+  by: string,
+  abort: (jobId: string) => void = () => undefined,
+  at = new Date(),
+): Promise<HaltOutcome> {
+  const b = await db
+    .updateTable("bulk_exports")
+    .set({ status: "stopped", stop_reason: `${by} stopped it`, updated_at: at })
+    .where("host", "=", host)
+    .where("status", "=", "running")
+    .returning("id")
+    .executeTakeFirst();
+  if (!b) return { kind: "none" };
+  return { kind: "stopped", id: b.id, canceled: await cancelUnfinished(db, b.id, abort) };
+}
+
+/** Cancels a stopped bulk export's unfinished exports and puts their accounts back to waiting. */
+export async function cancelUnfinished(
+  db: Kysely<Database>,
+  bulkId: string,
+  abort: (jobId: string) => void,
+): Promise<number> {
+  const unfinished = await db
+    .selectFrom("bulk_export_items")
+    .select(["user_jid", "job_id"])
+    .where("bulk_id", "=", bulkId)
+    .where("status", "in", ["starting", "exporting"])
+    .execute();
+  let canceled = 0;
+  for (const item of unfinished) {
+    if (item.job_id) {
+      const job = await cancelJob(db, item.job_id, item.user_jid, "the bulk export was stopped");
+      // Ended before the cancel (done or failed): the next pass records it as usual.
+      if (!job) continue;
+      abort(job.id);
+      if (job.archive_id) await failArchive(db, job.archive_id, "canceled");
+      canceled++;
+    }
+    await db
+      .updateTable("bulk_export_items")
+      .set({ status: "pending", job_id: null, attempts: sql<number>`greatest(attempts - 1, 0)` })
+      .where("bulk_id", "=", bulkId)
+      .where("user_jid", "=", item.user_jid)
+      .execute();
+  }
+  return canceled;
+}
+
 export async function queueBulkExport(
   db: Kysely<Database>,
   host: string,

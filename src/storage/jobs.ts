@@ -164,14 +164,19 @@ export async function activeJobs(db: Kysely<Database>, owner: string): Promise<J
 }
 
 /** Cancels the owner's job if it is still queued or running; returns it, or undefined. */
-export async function cancelJob(db: Kysely<Database>, id: string, owner: string): Promise<Job | undefined> {
+export async function cancelJob(
+  db: Kysely<Database>,
+  id: string,
+  owner: string,
+  reason = "canceled by the user",
+): Promise<Job | undefined> {
   return db
     .updateTable("jobs")
     .set({
       status: "canceled",
       lease_owner: null,
       lease_until: null,
-      error: "canceled by the user",
+      error: reason,
       updated_at: new Date(),
     })
     .where("id", "=", id)

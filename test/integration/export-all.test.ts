@@ -15,6 +15,7 @@ import { runAdminCommand } from "../../src/cli/admin.js";
 import { readArchive } from "../../src/xep0227/reader.js";
 import type { ArchiveRecord } from "../../src/xep0227/records.js";
 import { addContact } from "../harness/populate.js";
+import { until } from "../harness/wait.js";
 
 const USERS = 20;
 const COMPONENT = "portability.localhost";
@@ -187,6 +188,123 @@ t.test("admin-export-all: 20 accounts, own links only, restart mid-way without d
 });
 
 t.test(
+  "admin-export-stop: unfinished exports canceled, nobody else messaged; running it again finishes the rest with the new text",
+  async (t) => {
+    t.setTimeout(180_000);
+    const prosody = await startProsody({ companion: true });
+    t.teardown(() => prosody.cleanup());
+    const names = ["admin", "u0", "u1", "u2", "u3"];
+    for (const n of names) await prosody.register(n, "localhost", "pw");
+    const clients = new Map<string, TestClient>();
+    t.teardown(async () => {
+      for (const c of clients.values()) await c.stop();
+    });
+    for (const n of names) clients.set(n, await connectClient(prosody, n, "localhost", "pw"));
+    const client = (n: string) => clients.get(n) as TestClient;
+    // History, read a message per page below, so that each export takes a while.
+    for (let i = 0; i < 4; i++) {
+      for (let k = 0; k < 60; k++)
+        await client(`u${i}`).xmpp.send(
+          xml(
+            "message",
+            { to: `u${(i + 1) % 4}@localhost`, type: "chat", id: `s-${i}-${k}` },
+            xml("body", {}, `m${k}`),
+          ),
+        );
+    }
+    await client("u0").waitFor((m) => m.name === "message" && m.attrs.id === "s-3-59");
+    const pg = await freshPostgres();
+    t.teardown(() => pg.cleanup());
+    const app = await startTestApp(
+      prosody,
+      { DATABASE_URL: pg.url as string, JOB_CONCURRENCY: "2" },
+      { exportPageSize: 1, bulkPollMs: 200 },
+    );
+    t.teardown(() => app.stop());
+    const admin = client("admin");
+    t.match(notes(await runCommand(admin, COMPONENT, "admin-export-stop")), /No bulk export is running/);
+    const started = await runCommand(admin, COMPONENT, "admin-export-all", {
+      host: "localhost",
+      days: "3",
+      concurrency: "2",
+      history: "true",
+      text: "First text {link}",
+    });
+    t.match(notes(started), /started/);
+    const running = () =>
+      pg.db
+        .selectFrom("bulk_export_items as i")
+        .innerJoin("jobs as j", "j.id", "i.job_id")
+        .select("j.id")
+        .where("j.status", "=", "running")
+        .execute();
+    await until(running, (r) => r.length > 0, { what: "an export running", timeoutMs: 60_000 });
+
+    const form = await runCommand(admin, COMPONENT, "admin-export-stop");
+    t.match(
+      form
+        .getChild("x", "jabber:x:data")
+        ?.getChildren("instructions")
+        .map((i) => i.getText())
+        .join(" "),
+      /those users get no message/,
+      "the form says what stopping does",
+    );
+    const stopped = await runCommand(admin, COMPONENT, "admin-export-stop", { host: "localhost" });
+    t.match(
+      notes(stopped),
+      /Stopped the bulk export of localhost\. [1-9]\d* exports? not finished yet (was|were) canceled/,
+      "the export under way is canceled",
+    );
+    t.match(notes(stopped), /localhost: stopped; .*Stopped because admin@localhost stopped it\./s);
+    // What was finished before the stop was messaged; nothing after.
+    const linked = (n: string) => client(n).inbox.filter(isLinkMessage);
+    await new Promise((r) => setTimeout(r, 2000));
+    const doneBefore = await pg.db
+      .selectFrom("bulk_export_items")
+      .select("user_jid")
+      .where("status", "=", "done")
+      .execute();
+    const messagedBefore = names.filter((n) => linked(n).length > 0);
+    t.same(
+      messagedBefore.map((n) => `${n}@localhost`).sort(),
+      doneBefore.map((r) => r.user_jid).sort(),
+      "only the accounts exported before the stop were messaged",
+    );
+    t.ok(messagedBefore.length < names.length, "some accounts were left for later");
+    t.same(await running(), [], "no export runs after the stop");
+
+    const resumed = await runCommand(admin, COMPONENT, "admin-export-all", {
+      host: "localhost",
+      days: "3",
+      concurrency: "2",
+      history: "true",
+      text: "Second text {link}",
+    });
+    t.match(notes(resumed), /continues/);
+    await admin.waitFor(
+      (m) => m.attrs.from === COMPONENT && /finished/.test(m.getChildText("body") ?? ""),
+      120_000,
+    );
+    for (const n of names) {
+      const msgs = linked(n);
+      t.equal(msgs.length, 1, `${n} messaged exactly once`);
+      t.match(
+        msgs[0]?.getChildText("body"),
+        messagedBefore.includes(n) ? /^First text / : /^Second text /,
+        `${n}: the text in force when the account was exported`,
+      );
+    }
+    const items = await pg.db.selectFrom("bulk_export_items").select(["status", "attempts"]).execute();
+    t.same(
+      items.map((i) => [i.status, i.attempts]),
+      names.map(() => ["done", 1]),
+      "every account done, the canceled attempt not counted",
+    );
+  },
+);
+
+t.test(
   "admin-export-all refuses without the companion module, and when storage is over its limit",
   async (t) => {
     t.setTimeout(60_000);
@@ -248,5 +366,12 @@ t.test(
     t.match(printed, /localhost: done; 3 of 3 exported, 0 failed/);
     const msg = await dora.waitFor(isLinkMessage, 30_000);
     t.match(msg.getChildText("body"), /Move my account away/, "default text explains how to move");
+    printed = "";
+    const stop = await runAdminCommand(["export-stop", "--host", "localhost"], app.config, {
+      stdout: sink,
+      stderr: sink,
+    });
+    t.equal(stop, 1, "nothing to stop once it is done");
+    t.match(printed, /No bulk export of localhost is running/);
   },
 );
