@@ -8,7 +8,7 @@ import { openDatabase } from "../storage/database.js";
 import { migrateToLatest } from "../storage/migrate.js";
 import { bulkOptions } from "../commands/admin-export-all.js";
 import { FormError } from "../adhoc/forms.js";
-import { bulkProgress, haltBulkExport, queueBulkExport, summary } from "../exodus/bulk.js";
+import { bulkProgress, cancelUnfinished, haltBulkExport, queueBulkExport, summary } from "../exodus/bulk.js";
 import { createStorageProbe, stagedBytes } from "../exodus/storage-guard.js";
 import { formatBytes } from "../text/bytes.js";
 
@@ -31,7 +31,7 @@ export async function runAdminCommand(
   argv: string[],
   config: Config,
   out: Out,
-  opts: { pollMs?: number } = {},
+  opts: { pollMs?: number; secondLookMs?: number } = {},
 ): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== "export-all" && sub !== "export-status" && sub !== "export-stop") {
@@ -64,15 +64,18 @@ export async function runAdminCommand(
       return 2;
     }
     if (sub === "export-stop") {
-      // The running component sees the canceled exports at its next lease renewal (within a minute)
-      // and starts nothing new once it reads the bulk export as stopped.
+      // The running component sees the canceled exports at its next lease renewal (seconds) and starts
+      // nothing new once it reads the bulk export as stopped. An export it was creating at that moment
+      // is recorded within milliseconds: a second look cancels it too.
       const r = await haltBulkExport(db, host, "the admin command line");
       if (r.kind === "none") {
         out.stderr.write(`No bulk export of ${host} is running.\n`);
         return 1;
       }
+      await new Promise((res) => setTimeout(res, opts.secondLookMs ?? 2000));
+      const late = await cancelUnfinished(db, r.id, () => undefined);
       out.stdout.write(
-        `Stopped the bulk export of ${host} (${r.id}); ${r.canceled} unfinished export(s) canceled, those users get no message. Run export-all again to continue.\n`,
+        `Stopped the bulk export of ${host} (${r.id}); ${r.canceled + late} unfinished export(s) canceled, those users get no message. Run export-all again to continue.\n`,
       );
       return 0;
     }

@@ -186,7 +186,7 @@ export function createBulkExports(d: BulkDeps): BulkExports {
     const ended = await d.db
       .selectFrom("bulk_export_items as i")
       .innerJoin("jobs as j", "j.id", "i.job_id")
-      .select(["i.user_jid", "i.attempts", "j.status", "j.error", "j.report"])
+      .select(["i.user_jid", "i.attempts", "j.id as job_id", "j.status", "j.error", "j.report"])
       .where("i.bulk_id", "=", b.id)
       .where("i.status", "=", "exporting")
       .where("j.status", "in", ["done", "failed", "canceled"])
@@ -196,7 +196,9 @@ export function createBulkExports(d: BulkDeps): BulkExports {
         .updateTable("bulk_export_items")
         .where("bulk_id", "=", b.id)
         .where("user_jid", "=", e.user_jid);
-      if (e.status === "done") {
+      if (e.status === "canceled" && e.error === BULK_STOPPED) {
+        await backToWaiting(d.db, b.id, e.user_jid, e.job_id);
+      } else if (e.status === "done") {
         const bytes = typeof e.report?.bytes === "number" ? e.report.bytes : 0;
         await item.set({ status: "done", bytes, error: null, finished_at: now() }).execute();
       } else if (e.attempts < BULK_MAX_ATTEMPTS) {
@@ -513,7 +515,14 @@ export async function haltBulkExport(
   return { kind: "stopped", id: b.id, canceled: await cancelUnfinished(db, b.id, abort) };
 }
 
-/** Cancels a stopped bulk export's unfinished exports and puts their accounts back to waiting. */
+/** The error a bulk export's job gets when an admin stops the bulk export (its attempt is not counted). */
+export const BULK_STOPPED = "the bulk export was stopped";
+
+/**
+ * Cancels a stopped bulk export's running or queued exports and puts their accounts back to waiting.
+ * An account still 'starting' (its job being created by a pass under way) is left to a later look:
+ * its job id is not known yet, and resetting it would orphan the job about to be recorded.
+ */
 export async function cancelUnfinished(
   db: Kysely<Database>,
   bulkId: string,
@@ -523,26 +532,37 @@ export async function cancelUnfinished(
     .selectFrom("bulk_export_items")
     .select(["user_jid", "job_id"])
     .where("bulk_id", "=", bulkId)
-    .where("status", "in", ["starting", "exporting"])
+    .where("status", "=", "exporting")
     .execute();
   let canceled = 0;
   for (const item of unfinished) {
-    if (item.job_id) {
-      const job = await cancelJob(db, item.job_id, item.user_jid, "the bulk export was stopped");
-      // Ended before the cancel (done or failed): the next pass records it as usual.
-      if (!job) continue;
-      abort(job.id);
-      if (job.archive_id) await failArchive(db, job.archive_id, "canceled");
-      canceled++;
-    }
-    await db
-      .updateTable("bulk_export_items")
-      .set({ status: "pending", job_id: null, attempts: sql<number>`greatest(attempts - 1, 0)` })
-      .where("bulk_id", "=", bulkId)
-      .where("user_jid", "=", item.user_jid)
-      .execute();
+    if (!item.job_id) continue;
+    const job = await cancelJob(db, item.job_id, item.user_jid, BULK_STOPPED);
+    // Ended before the cancel (done or failed): the next pass records it as usual.
+    if (!job) continue;
+    abort(job.id);
+    if (job.archive_id) await failArchive(db, job.archive_id, "canceled");
+    canceled++;
+    await backToWaiting(db, bulkId, item.user_jid, job.id);
   }
   return canceled;
+}
+
+/** An account whose export was canceled by a stop waits again; that attempt does not count. */
+async function backToWaiting(
+  db: Kysely<Database>,
+  bulkId: string,
+  user: string,
+  jobId: string,
+): Promise<void> {
+  await db
+    .updateTable("bulk_export_items")
+    .set({ status: "pending", job_id: null, attempts: sql<number>`greatest(attempts - 1, 0)` })
+    .where("bulk_id", "=", bulkId)
+    .where("user_jid", "=", user)
+    // Only if nothing else moved it on meanwhile (a pass recording the canceled job does the same).
+    .where("job_id", "=", jobId)
+    .execute();
 }
 
 export async function queueBulkExport(
