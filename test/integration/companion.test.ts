@@ -17,7 +17,8 @@ import { publishMovedStatement } from "../../src/account/moved-statement.js";
 import { privilegedSession } from "../../src/account/privileged-session.js";
 import { createPrivilegeRegistry } from "../../src/privilege/registry.js";
 import { XmppStanzaError } from "../../src/xmpp/stanza-error.js";
-import { createComponentLink } from "../../src/xmpp/component-link.js";
+import { createComponentLink, type ComponentLink } from "../../src/xmpp/component-link.js";
+import { movedStatementPubsub, movedSubscribe } from "../harness/moved-statement.js";
 import { createLogger } from "../../src/log/logger.js";
 import { until } from "../harness/wait.js";
 import { befriend } from "../harness/populate.js";
@@ -25,17 +26,27 @@ import { prosodyPostgres } from "../harness/database.js";
 
 const NS = "urn:xmpp-account-portability:companion:0";
 
-/** The module's client as another component ("intruder.localhost", which the configs below declare). */
-async function intruderCompanion(t: Test, prosody: Prosody): Promise<CompanionClient> {
-  const intruder = createComponentLink({
+/** Another component connected to `prosody` (its domain and secret declared in the config). */
+async function otherComponent(
+  t: Test,
+  prosody: Prosody,
+  domain: string,
+  secret: string,
+): Promise<ComponentLink> {
+  const link = createComponentLink({
     service: prosody.componentService,
-    domain: "intruder.localhost",
-    secret: "other-secret",
+    domain,
+    secret,
     log: createLogger("silent"),
   });
-  await intruder.start();
-  t.teardown(() => intruder.stop());
-  return createCompanionClient(intruder);
+  await link.start();
+  t.teardown(() => link.stop());
+  return link;
+}
+
+/** The module's client as another component ("intruder.localhost", which the configs below declare). */
+async function intruderCompanion(t: Test, prosody: Prosody): Promise<CompanionClient> {
+  return createCompanionClient(await otherComponent(t, prosody, "intruder.localhost", "other-secret"));
 }
 
 t.test("companion module: archive read/append, presence as user, moved forwarding, refusals", async (t) => {
@@ -177,13 +188,7 @@ t.test("companion module: archive read/append, presence as user, moved forwardin
   });
   const bobnew = await connectClient(prosody, "bobnew", "localhost", "pw");
   t.teardown(() => bobnew.stop());
-  await bobnew.xmpp.send(
-    xml(
-      "presence",
-      { to: "alice@localhost", type: "subscribe" },
-      xml("moved", { xmlns: "urn:xmpp:moved:1" }, xml("old-jid", {}, "bob@localhost")),
-    ),
-  );
+  await bobnew.xmpp.send(movedSubscribe("alice@localhost", "bob@localhost"));
   await alice.waitFor(
     (el) => el.name === "presence" && el.attrs.type === "subscribe" && el.attrs.from === "bobnew@localhost",
   );
@@ -361,13 +366,7 @@ for (const storage of ["internal", "sql", "postgresql"] as const)
       async function notice(from: string, to = "alice@localhost"): Promise<MovedSubscribe> {
         const c = await connectClient(prosody, from, "localhost", "pw");
         const before = notices.length;
-        await c.xmpp.send(
-          xml(
-            "presence",
-            { to, type: "subscribe" },
-            xml("moved", { xmlns: "urn:xmpp:moved:1" }, xml("old-jid", {}, "bob@localhost")),
-          ),
-        );
+        await c.xmpp.send(movedSubscribe(to, "bob@localhost"));
         await until(async () => notices.length > before, Boolean, { what: `${from}'s notice forwarded` });
         await c.stop();
         return notices[notices.length - 1] as MovedSubscribe;
@@ -539,27 +538,8 @@ t.test(
     const link = await connectComponent(prosody);
     t.teardown(() => link.stop());
     // Bob's old server: a component whose statement answers wait until the test lets them go.
-    const slow = createComponentLink({
-      service: prosody.componentService,
-      domain: "slow.localhost",
-      secret: "slow-secret",
-      log: createLogger("silent"),
-    });
-    await slow.start();
-    t.teardown(() => slow.stop());
-    const statement = xml(
-      "pubsub",
-      { xmlns: "http://jabber.org/protocol/pubsub" },
-      xml(
-        "items",
-        { node: "urn:xmpp:moved:1" },
-        xml(
-          "item",
-          { id: "current" },
-          xml("moved", { xmlns: "urn:xmpp:moved:1" }, xml("new-jid", {}, "bobnew@localhost")),
-        ),
-      ),
-    );
+    const slow = await otherComponent(t, prosody, "slow.localhost", "slow-secret");
+    const statement = movedStatementPubsub("bobnew@localhost");
     // Fetches waiting for their answer: calling one sends it.
     const heldFetches: (() => void)[] = [];
     let answerAtOnce = false;
@@ -597,13 +577,7 @@ t.test(
     companion.onMovedSubscribe((n) => notices.push(n));
     const bobnew = await connectClient(prosody, "bobnew", "localhost", "pw");
     t.teardown(() => bobnew.stop());
-    await bobnew.xmpp.send(
-      xml(
-        "presence",
-        { to: "alice@localhost", type: "subscribe" },
-        xml("moved", { xmlns: "urn:xmpp:moved:1" }, xml("old-jid", {}, BOB)),
-      ),
-    );
+    await bobnew.xmpp.send(movedSubscribe("alice@localhost", BOB));
     const n = (await until(() => notices[0], Boolean, { what: "notice forwarded" })) as MovedSubscribe;
     const move = {
       newJid: "bobnew@localhost",

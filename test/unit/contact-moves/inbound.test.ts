@@ -18,6 +18,7 @@ import { XmppStanzaError } from "../../../src/xmpp/stanza-error.js";
 import { createLogger } from "../../../src/log/logger.js";
 import { freshPglite } from "../../harness/database.js";
 import { until } from "../../harness/wait.js";
+import { movedStatementPubsub } from "../../harness/moved-statement.js";
 
 const NS_PRIVILEGE = "urn:xmpp:privilege:2";
 const NS_FORWARD = "urn:xmpp:forward:0";
@@ -78,23 +79,7 @@ function fakes(script: Script) {
       const reply = xml(
         "iq",
         { type: "result", id: inner?.attrs.id, from: inner?.attrs.to },
-        xml(
-          "pubsub",
-          { xmlns: "http://jabber.org/protocol/pubsub" },
-          xml(
-            "items",
-            { node: "urn:xmpp:moved:1" },
-            xml(
-              "item",
-              { id: "current" },
-              xml(
-                "moved",
-                { xmlns: "urn:xmpp:moved:1" },
-                xml("new-jid", {}, script.privilegedStatement ?? ""),
-              ),
-            ),
-          ),
-        ),
+        movedStatementPubsub(script.privilegedStatement ?? ""),
       );
       return xml(
         "iq",
