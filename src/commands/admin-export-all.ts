@@ -161,6 +161,12 @@ export function adminExportStatusCommand(s: AppServices): Command {
   };
 }
 
+function canceledText(n: number): string {
+  if (n === 0) return "No export was under way.";
+  if (n === 1) return "1 export not finished yet was canceled; its user got no message.";
+  return `${n} exports not finished yet were canceled; those users got no message.`;
+}
+
 export function adminExportStopCommand(s: AppServices): Command {
   return {
     node: "admin-export-stop",
@@ -201,7 +207,7 @@ export function adminExportStopCommand(s: AppServices): Command {
           return completed([
             {
               type: "info",
-              text: `Stopped the bulk export of ${host}. ${r.canceled} export${r.canceled === 1 ? "" : "s"} not finished yet ${r.canceled === 1 ? "was" : "were"} canceled; those users got no message.`,
+              text: `Stopped the bulk export of ${host}. ${canceledText(r.canceled)}`,
             },
             ...(p ? [{ type: "info" as const, text: summary(p) }] : []),
             { type: "info", text: `To continue, run admin-export-all for ${host} again.` },
