@@ -402,7 +402,9 @@ export function createBulkExports(d: BulkDeps): BulkExports {
 }
 
 export function formatEta(seconds: number): string {
-  if (seconds < 90) return `${seconds} s`;
+  // Estimates are rough: "0 s" with accounts still waiting read as a contradiction in a client.
+  if (seconds < 60) return "under a minute";
+  if (seconds < 90) return "about a minute";
   if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
 }

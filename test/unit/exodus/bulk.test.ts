@@ -5,7 +5,7 @@ import t from "tap";
 import type { Element } from "@xmpp/xml";
 import { freshPglite, type TestDatabase } from "../../harness/database.js";
 import { createJob } from "../../../src/storage/jobs.js";
-import { bulkTag, createBulkExports, BULK_MAX_ATTEMPTS } from "../../../src/exodus/bulk.js";
+import { bulkTag, createBulkExports, formatEta, BULK_MAX_ATTEMPTS } from "../../../src/exodus/bulk.js";
 import type { StorageReading } from "../../../src/exodus/storage-guard.js";
 import type { ExportJobOptions } from "../../../src/export/service.js";
 import { createLogger } from "../../../src/log/logger.js";
@@ -225,3 +225,11 @@ t.test(
     t.equal(started[1]?.owner, "u1@s.example", "resuming exports the canceled account again");
   },
 );
+
+t.test("time left reads as words people use, never '0 s' with accounts still waiting", async (t) => {
+  t.equal(formatEta(0), "under a minute");
+  t.equal(formatEta(59), "under a minute");
+  t.equal(formatEta(75), "about a minute");
+  t.equal(formatEta(600), "10 min");
+  t.equal(formatEta(7200), "2.0 h");
+});
