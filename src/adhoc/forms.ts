@@ -64,7 +64,8 @@ function renderField(f: FieldSpec): Element {
   if (f.desc) el.append(xml("desc", {}, f.desc));
   if (f.required) el.append(xml("required"));
   for (const v of valuesOf(f)) el.append(xml("value", {}, v));
-  for (const o of f.options ?? []) el.append(xml("option", { label: o.label }, xml("value", {}, o.value)));
+  for (const o of f.options ?? [])
+    el.append(xml("option", { label: o.label ?? o.value }, xml("value", {}, o.value)));
   return el;
 }
 

@@ -39,6 +39,11 @@ t.test("renders a form with FORM_TYPE, typed fields, options and multi-line text
     ["roster", "pep"],
   );
   t.same(
+    fields[2]?.getChildren("option").map((o) => o.attrs.label),
+    ["Contacts", "pep"],
+    "an option without a label is labelled with its value (profanity printed '(null)')",
+  );
+  t.same(
     fields[3]?.getChildren("value").map((v) => v.getText()),
     ["a", "b"],
   );
