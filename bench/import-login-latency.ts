@@ -7,7 +7,8 @@ import path from "node:path";
 import { SQL_ARCHIVE_STORE, startProsody } from "../test/harness/prosody.js";
 import { connectClient } from "../test/harness/clients.js";
 import { startTestApp } from "../test/harness/app.js";
-import { commandStep, previewStaged, uploadArchive } from "../test/harness/import-steps.js";
+import { openStaged, uploadArchive } from "../test/harness/import-flow.js";
+import { commandStage } from "../test/harness/commands.js";
 import { messageArchive } from "../test/harness/archives.js";
 import { loginsFor, percentile } from "../test/harness/login-latency.js";
 import { seedArchive } from "./lib/seed-archive.js";
@@ -40,11 +41,11 @@ try {
   try {
     const idle = (await loginsFor(prosody, "bob", "localhost", "pw", 3000)).times;
     const file = await messageArchive("alice", "localhost", "bob@localhost", N);
-    if ((await uploadArchive(alice, app, COMPONENT, file)).status !== 200) throw new Error("upload refused");
-    const preview = await previewStaged(alice, COMPONENT);
+    if ((await uploadArchive(alice, COMPONENT, app, file)).status !== 200) throw new Error("upload refused");
+    const preview = await openStaged(alice, COMPONENT);
     const before = await archiveCount(alice);
     const t0 = Date.now();
-    await commandStep(
+    await commandStage(
       alice,
       COMPONENT,
       "import",
@@ -71,13 +72,13 @@ try {
     }
     const elapsed = (Date.now() - t0) / 1000;
     if (!finished) {
-      const c1 = await commandStep(alice, COMPONENT, "cancel");
+      const c1 = await commandStage(alice, COMPONENT, "cancel");
       const job = c1
         .getChild("x")
         ?.getChildren("field")
         .find((f) => f.attrs.var === "job")
         ?.getChildText("value");
-      await commandStep(alice, COMPONENT, "cancel", c1.attrs.sessionid, { job: job ?? "" }, "complete");
+      await commandStage(alice, COMPONENT, "cancel", c1.attrs.sessionid, { job: job ?? "" }, "complete");
     }
     const imported = (await archiveCount(alice)) - before;
     const fmt = (v: number) => v.toFixed(0);

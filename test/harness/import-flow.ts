@@ -67,17 +67,22 @@ export async function openStaged(c: TestClient, component: string): Promise<Elem
   });
 }
 
-/** Fixed fields and notes of a command stage, one per line. */
-export function formText(cmd: Element): string {
-  const fixed =
+/** The fixed lines of a form stage. */
+export function fixedLines(cmd: Element): string[] {
+  return (
     cmd
       .getChild("x", NS_DATA)
       ?.getChildren("field")
       .filter((f) => f.attrs.type === "fixed")
-      .map((f) => f.getChildText("value") ?? "") ?? [];
+      .map((f) => f.getChildText("value") ?? "") ?? []
+  );
+}
+
+/** Fixed fields and notes of a command stage, one per line. */
+export function formText(cmd: Element): string {
   const notes = cmd.getChildren("note").map((n) => n.getText());
   const instructions = cmd.getChild("x", NS_DATA)?.getChildText("instructions");
-  return [...(instructions ? [instructions] : []), ...fixed, ...notes].join("\n");
+  return [...(instructions ? [instructions] : []), ...fixedLines(cmd), ...notes].join("\n");
 }
 
 /** A form field of a stage. */

@@ -2,15 +2,16 @@
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 
+/** The statement itself: the item payload an old account publishes at urn:xmpp:moved:1 "current". */
+export function movedStatement(newJid: string): Element {
+  return xml("moved", { xmlns: "urn:xmpp:moved:1" }, xml("new-jid", {}, newJid));
+}
+
 export function movedStatementPubsub(newJid: string): Element {
   return xml(
     "pubsub",
     { xmlns: "http://jabber.org/protocol/pubsub" },
-    xml(
-      "items",
-      { node: "urn:xmpp:moved:1" },
-      xml("item", { id: "current" }, xml("moved", { xmlns: "urn:xmpp:moved:1" }, xml("new-jid", {}, newJid))),
-    ),
+    xml("items", { node: "urn:xmpp:moved:1" }, xml("item", { id: "current" }, movedStatement(newJid))),
   );
 }
 

@@ -8,8 +8,7 @@ import { gunzipSync } from "node:zlib";
 import { startProsody, sleep } from "../harness/prosody.js";
 import { connectClient } from "../harness/clients.js";
 import { startTestApp } from "../harness/app.js";
-import { runCommand } from "../harness/commands.js";
-import { commandStep } from "../harness/import-steps.js";
+import { commandStage, runCommand } from "../harness/commands.js";
 import { seedArchive } from "../../bench/lib/seed-archive.js";
 import { archiveReader } from "../../src/storage/archives.js";
 
@@ -38,7 +37,7 @@ t.test("a Prosody restart mid-export never yields a ready partial file", async (
 
   const alice = await connectClient(prosody, "alice", "localhost", "pw");
   const s1 = await runCommand(alice, COMPONENT, "export");
-  await commandStep(alice, COMPONENT, "export", s1.attrs.sessionid, {}, "complete");
+  await commandStage(alice, COMPONENT, "export", s1.attrs.sessionid, {}, "complete");
   await alice.stop();
   const end = Date.now() + 200_000;
   let job;

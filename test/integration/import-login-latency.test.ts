@@ -8,8 +8,8 @@ import t from "tap";
 import { SQL_ARCHIVE_STORE, startProsody, sleep } from "../harness/prosody.js";
 import { connectClient } from "../harness/clients.js";
 import { startTestApp } from "../harness/app.js";
-import { runCommand, notes } from "../harness/commands.js";
-import { commandStep, previewStaged, uploadArchive } from "../harness/import-steps.js";
+import { commandStage, runCommand, notes } from "../harness/commands.js";
+import { openStaged, uploadArchive } from "../harness/import-flow.js";
 import { messageArchive } from "../harness/archives.js";
 import { loginsFor, percentile } from "../harness/login-latency.js";
 import { archiveCount } from "../harness/mam-query.js";
@@ -41,15 +41,15 @@ t.test("logins answer within 1 s during a large import; cancel stops it", async 
     (
       await uploadArchive(
         mallory,
-        app,
         COMPONENT,
+        app,
         await messageArchive("mallory", "localhost", "bob@localhost", N),
       )
     ).status,
     200,
   );
-  const preview = await previewStaged(mallory, COMPONENT);
-  await commandStep(
+  const preview = await openStaged(mallory, COMPONENT);
+  await commandStage(
     mallory,
     COMPONENT,
     "import",
@@ -90,7 +90,14 @@ t.test("logins answer within 1 s during a large import; cancel stops it", async 
   // Cancel: the job is marked canceled at once and the appends stop.
   const c1 = await runCommand(mallory, COMPONENT, "cancel");
   t.match(c1.getChild("x")?.toString() ?? "", /import requested/);
-  const c2 = await commandStep(mallory, COMPONENT, "cancel", c1.attrs.sessionid, { job: job.id }, "complete");
+  const c2 = await commandStage(
+    mallory,
+    COMPONENT,
+    "cancel",
+    c1.attrs.sessionid,
+    { job: job.id },
+    "complete",
+  );
   t.match(notes(c2), /Canceled: import requested .* What it already changed in your account stays\./);
   t.equal(
     (await app.db.selectFrom("jobs").select("status").where("id", "=", job.id).executeTakeFirstOrThrow())

@@ -12,6 +12,7 @@ import { getRoster } from "../../src/account/roster.js";
 import { createComponentLink } from "../../src/xmpp/component-link.js";
 import { createLogger } from "../../src/log/logger.js";
 import { until } from "../harness/wait.js";
+import { movedStatement, movedSubscribe } from "../harness/moved-statement.js";
 
 const MOVED = "urn:xmpp:moved:1";
 const COMPONENT = "portability.localhost";
@@ -19,13 +20,9 @@ const COMPONENT = "portability.localhost";
 const isSubscribeFrom = (from: string) => (p: Element) =>
   p.name === "presence" && p.attrs.type === "subscribe" && p.attrs.from === from;
 
-function movedSubscribe(to: string, oldJid: string) {
-  return xml(
-    "presence",
-    { to, type: "subscribe" },
-    xml("moved", { xmlns: MOVED }, xml("old-jid", {}, oldJid)),
-  );
-}
+/** Publishes `client`'s XEP-0283 statement naming `newJid` (default access model: presence). */
+const announceMove = (client: TestClient, newJid: string) =>
+  publish(client, MOVED, "current", movedStatement(newJid));
 
 /**
  * A Prosody with the companion module, `local` users on localhost and `remote` ones on example.test,
@@ -59,12 +56,7 @@ t.test("verified moves are applied; forged and duplicate notices change nothing"
   const bob = await connect("bob");
   await befriend(alice, "alice@localhost", bob, "bob@localhost", "Bob Builder", ["Work", "Friends"]);
   // Bob moves: statement on the old account (default access model: presence, alice may read it).
-  await publish(
-    bob,
-    MOVED,
-    "current",
-    xml("moved", { xmlns: MOVED }, xml("new-jid", {}, "bobnew@example.test")),
-  );
+  await announceMove(bob, "bobnew@example.test");
 
   // Forged: mallory claims to be bob's new address.
   const mallory = await connect("mallory");
@@ -222,12 +214,7 @@ t.test("moved-settings off: verified notices are left to the user's client", asy
   ).getChild("command");
   t.match(done?.getChildText("note"), /Saved: Off/);
   await befriend(alice, "alice@localhost", bob, "bob@localhost", "Bob");
-  await publish(
-    bob,
-    MOVED,
-    "current",
-    xml("moved", { xmlns: MOVED }, xml("new-jid", {}, "bobnew@example.test")),
-  );
+  await announceMove(bob, "bobnew@example.test");
   await bobnew.xmpp.send(movedSubscribe("alice@localhost", "bob@localhost"));
   const sub = await alice.waitFor(
     (p) => p.name === "presence" && p.attrs.type === "subscribe" && p.attrs.from === "bobnew@example.test",
@@ -260,12 +247,7 @@ t.test("a notice rejected before the statement was published is applied when it 
   t.match(first, { status: "rejected", reason: "statement-missing" });
   alice.inbox.length = 0;
 
-  await publish(
-    bob,
-    MOVED,
-    "current",
-    xml("moved", { xmlns: MOVED }, xml("new-jid", {}, "bobnew@example.test")),
-  );
+  await announceMove(bob, "bobnew@example.test");
   await bobnew.xmpp.send(movedSubscribe("alice@localhost", "bob@localhost"));
   await alice.waitFor(
     (m) => m.attrs.from === COMPONENT && /moved to bobnew@example\.test/.test(m.getChildText("body") ?? ""),
@@ -288,12 +270,7 @@ t.test("a forger flooding from a shared domain does not block a genuine move to 
   if (!alice || !bob || !carol || !eve) throw new Error("clients");
   await befriend(alice, "alice@localhost", carol, "carol@localhost", "Carol");
   await befriend(bob, "bob@localhost", eve, "eve@localhost", "Eve");
-  await publish(
-    eve,
-    MOVED,
-    "current",
-    xml("moved", { xmlns: MOVED }, xml("new-jid", {}, "eve2@example.test")),
-  );
+  await announceMove(eve, "eve2@example.test");
   const mallory = await connect("mallory", "example.test");
   const eve2 = await connect("eve2", "example.test");
 

@@ -10,7 +10,8 @@ import { startProsody, sleep, REPO_ROOT } from "../harness/prosody.js";
 import { connectClient, type TestClient } from "../harness/clients.js";
 import { freshPostgres } from "../harness/database.js";
 import { freePort } from "../harness/ports.js";
-import { commandStep, previewStaged, uploadArchive } from "../harness/import-steps.js";
+import { openStaged, uploadArchive } from "../harness/import-flow.js";
+import { commandStage } from "../harness/commands.js";
 import { archiveText } from "../harness/archives.js";
 
 const COMPONENT = "portability.localhost";
@@ -74,9 +75,9 @@ t.test("SIGTERM: exits within 10 s, no requests after, the job resumes", async (
     );
     await w.end();
   });
-  t.equal((await uploadArchive(mallory, { http: { port: httpPort } }, COMPONENT, file)).status, 200);
-  const preview = await previewStaged(mallory, COMPONENT);
-  await commandStep(
+  t.equal((await uploadArchive(mallory, COMPONENT, { http: { port: httpPort } }, file)).status, 200);
+  const preview = await openStaged(mallory, COMPONENT);
+  await commandStage(
     mallory,
     COMPONENT,
     "import",

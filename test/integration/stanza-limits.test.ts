@@ -7,8 +7,8 @@ import xml from "@xmpp/xml";
 import { startProsody, sleep } from "../harness/prosody.js";
 import { connectClient } from "../harness/clients.js";
 import { startTestApp } from "../harness/app.js";
-import { runCommand } from "../harness/commands.js";
-import { commandStep, fixedLines, previewStaged, uploadArchive } from "../harness/import-steps.js";
+import { commandStage, runCommand } from "../harness/commands.js";
+import { fixedLines, openStaged, uploadArchive } from "../harness/import-flow.js";
 import { archiveText } from "../harness/archives.js";
 
 const COMPONENT = "portability.localhost";
@@ -40,15 +40,15 @@ t.test("oversized previews, batches and fields keep the component connected", as
   // 20,000 accounts with passwords: one line per account or per warning would be ~2 MB.
   const users = Array.from({ length: 20_000 }, (_, i) => `<user name='u${i}' password='p'/>`).join("");
   const many = `<?xml version='1.0'?><server-data xmlns='urn:xmpp:pie:0'><host jid='old.example'>${users}</host></server-data>`;
-  t.equal((await uploadArchive(mallory, app, COMPONENT, many)).status, 200);
-  const choice = await previewStaged(mallory, COMPONENT);
+  t.equal((await uploadArchive(mallory, COMPONENT, app, many)).status, 200);
+  const choice = await openStaged(mallory, COMPONENT);
   t.equal(choice.attrs.status, "executing", "the account choice answers");
   t.match(
     fixedLines(choice).join("\n"),
     /u0@old\.example, u1@old\.example, u2@old\.example … and 19,997 more accounts/,
   );
   t.ok(choice.toString().length < 16_000, "the choice stanza is small (a text field, not 20,000 options)");
-  const preview = await commandStep(
+  const preview = await commandStage(
     mallory,
     COMPONENT,
     "import",
@@ -65,7 +65,7 @@ t.test("oversized previews, batches and fields keep the component connected", as
   );
   t.ok(lines.filter((l) => l.startsWith("warning")).length <= 11, "warnings are capped");
   t.ok(preview.toString().length < 16_000, "the preview stanza is small");
-  await commandStep(mallory, COMPONENT, "import", preview.attrs.sessionid, undefined, "cancel").catch(
+  await commandStage(mallory, COMPONENT, "import", preview.attrs.sessionid, undefined, "cancel").catch(
     () => undefined,
   );
   await bystander("after the 20,000-account preview");
@@ -92,10 +92,10 @@ t.test("oversized previews, batches and fields keep the component connected", as
     }
     await w.end();
   });
-  t.equal((await uploadArchive(mallory, app, COMPONENT, file)).status, 200);
-  const p2 = await previewStaged(mallory, COMPONENT);
+  t.equal((await uploadArchive(mallory, COMPONENT, app, file)).status, 200);
+  const p2 = await openStaged(mallory, COMPONENT);
   t.equal(p2.attrs.status, "executing");
-  const started = await commandStep(
+  const started = await commandStage(
     mallory,
     COMPONENT,
     "import",
