@@ -1,6 +1,7 @@
 // `portability admin export-all --host HOST …`, `export-status` and `export-stop --host HOST`: the
-// shutdown kit from a shell. The command records the bulk export in the database; the running component picks it
-// up on its next pass (within seconds) and does the work, so this process never connects to Prosody.
+// shutdown kit from a shell. The command records the bulk export in the database; the running
+// component picks it up on its next pass (within seconds) and does the work, so this process never
+// connects to Prosody.
 import { readFile } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import type { Config } from "../config/config.js";
@@ -8,7 +9,7 @@ import { openDatabase } from "../storage/database.js";
 import { migrateToLatest } from "../storage/migrate.js";
 import { bulkOptions } from "../commands/admin-export-all.js";
 import { FormError } from "../adhoc/forms.js";
-import { bulkProgress, cancelUnfinished, haltBulkExport, queueBulkExport, summary } from "../exodus/bulk.js";
+import { bulkProgress, haltBulkExport, queueBulkExport, summary } from "../exodus/bulk.js";
 import { createStorageProbe, stagedBytes } from "../exodus/storage-guard.js";
 import { formatBytes } from "../text/bytes.js";
 
@@ -66,16 +67,16 @@ export async function runAdminCommand(
     if (sub === "export-stop") {
       // The running component sees the canceled exports at its next lease renewal (seconds) and starts
       // nothing new once it reads the bulk export as stopped. An export it was creating at that moment
-      // is recorded within milliseconds: a second look cancels it too.
-      const r = await haltBulkExport(db, host, "the admin command line");
+      // is recorded within milliseconds: the second look, 2 s later, cancels it too.
+      const r = await haltBulkExport(db, host, "the admin command line", {
+        settled: () => new Promise((res) => setTimeout(res, opts.secondLookMs ?? 2000)),
+      });
       if (r.kind === "none") {
         out.stderr.write(`No bulk export of ${host} is running.\n`);
         return 1;
       }
-      await new Promise((res) => setTimeout(res, opts.secondLookMs ?? 2000));
-      const late = await cancelUnfinished(db, r.id, () => undefined);
       out.stdout.write(
-        `Stopped the bulk export of ${host} (${r.id}); ${r.canceled + late} unfinished export(s) canceled, those users get no message. Run export-all again to continue.\n`,
+        `Stopped the bulk export of ${host} (${r.id}); ${r.canceled} unfinished export(s) canceled, those users get no message. Run export-all again to continue.\n`,
       );
       return 0;
     }

@@ -4,8 +4,8 @@ import type { Command, StepResult } from "../adhoc/command.js";
 import { completed, failed } from "../adhoc/command.js";
 import type { AppServices } from "../services.js";
 import type { Job } from "../storage/schema.js";
-import { activeJobs, cancelJob } from "../storage/jobs.js";
-import { failArchive } from "../storage/archives.js";
+import { activeJobs } from "../storage/jobs.js";
+import { cancelRunningJob } from "../jobs/cancel.js";
 
 const KIND_NAMES: Record<string, string> = {
   export: "export",
@@ -20,10 +20,8 @@ function describe(job: Job): string {
 }
 
 async function cancel(s: AppServices, owner: string, id: string): Promise<StepResult> {
-  const job = await cancelJob(s.db, id, owner);
+  const job = await cancelRunningJob(s.db, id, owner, (jobId) => s.jobs.cancel(jobId));
   if (!job) return failed("That job has already finished.");
-  s.jobs.cancel(job.id);
-  if (job.kind === "export" && job.archive_id) await failArchive(s.db, job.archive_id, "canceled");
   const kept = job.kind === "export" ? "" : " What it already changed in your account stays.";
   return completed(`Canceled: ${describe(job)}.${kept}`);
 }

@@ -16,8 +16,7 @@ import type { XmppLink } from "../xmpp/link.js";
 import { sendChat } from "../xmpp/chat.js";
 import { type StorageProbe } from "./storage-guard.js";
 import { formatBytes } from "../text/bytes.js";
-import { cancelJob } from "../storage/jobs.js";
-import { failArchive } from "../storage/archives.js";
+import { cancelRunningJob } from "../jobs/cancel.js";
 
 /** A failed account is tried this many times in all before it counts as failed. */
 export const BULK_MAX_ATTEMPTS = 3;
@@ -375,14 +374,13 @@ export function createBulkExports(d: BulkDeps): BulkExports {
       return out;
     },
     async halt(host, by) {
-      const abort = d.abortJob ?? (() => undefined);
-      const r = await haltBulkExport(d.db, host, by, abort, now());
-      if (r.kind === "none") return r;
-      // A pass under way may have started one more export after that look: look again after it.
-      await ticking;
-      const late = await cancelUnfinished(d.db, r.id, abort);
-      d.log.warn({ bulk: r.id, host, by }, "bulk export stopped by an admin");
-      return { ...r, canceled: r.canceled + late };
+      const r = await haltBulkExport(d.db, host, by, {
+        ...(d.abortJob ? { abort: d.abortJob } : {}),
+        settled: async () => ticking,
+        at: now(),
+      });
+      if (r.kind === "stopped") d.log.warn({ bulk: r.id, host, by }, "bulk export stopped by an admin");
+      return r;
     },
     wake,
     tick,
@@ -486,35 +484,34 @@ async function itemCounts(db: Kysely<Database>, id: string): Promise<Record<stri
 
 export type QueueOutcome = { kind: "started" | "resumed" | "running"; id: string };
 
-/**
- * Records a bulk export for the driver to pick up (the command line uses this directly: the running
- * component notices it on its next pass). A stopped one is resumed with the new options.
- */
 export type HaltOutcome = { kind: "none" } | { kind: "stopped"; id: string; canceled: number };
 
 /**
  * Stops the host's running bulk export at an admin's request (a wrong notice text, say): nothing new
  * starts, and its exports not finished yet are canceled, so their users get no message. Those accounts
  * go back to waiting without using up an attempt; admin-export-all continues later, with new options.
- * `abort` stops a canceled job running in this process at once (another process notices the cancel at
- * its next lease renewal).
+ * A pass under way may record one more export after the first look, so there is a second look once
+ * `settled` resolves (that pass has ended, or long enough for it to have). `abort` stops a canceled job
+ * running in this process at once (another process notices the cancel at its next lease renewal).
  */
 export async function haltBulkExport(
   db: Kysely<Database>,
   host: string,
   by: string,
-  abort: (jobId: string) => void = () => undefined,
-  at = new Date(),
+  o: { abort?: (jobId: string) => void; settled: () => Promise<unknown>; at?: Date },
 ): Promise<HaltOutcome> {
   const b = await db
     .updateTable("bulk_exports")
-    .set({ status: "stopped", stop_reason: `${by} stopped it`, updated_at: at })
+    .set({ status: "stopped", stop_reason: `${by} stopped it`, updated_at: o.at ?? new Date() })
     .where("host", "=", host)
     .where("status", "=", "running")
     .returning("id")
     .executeTakeFirst();
   if (!b) return { kind: "none" };
-  return { kind: "stopped", id: b.id, canceled: await cancelUnfinished(db, b.id, abort) };
+  const abort = o.abort ?? (() => undefined);
+  const first = await cancelUnfinished(db, b.id, abort);
+  await o.settled();
+  return { kind: "stopped", id: b.id, canceled: first + (await cancelUnfinished(db, b.id, abort)) };
 }
 
 /** The error a bulk export's job gets when an admin stops the bulk export (its attempt is not counted). */
@@ -525,7 +522,7 @@ export const BULK_STOPPED = "the bulk export was stopped";
  * An account still 'starting' (its job being created by a pass under way) is left to a later look:
  * its job id is not known yet, and resetting it would orphan the job about to be recorded.
  */
-export async function cancelUnfinished(
+async function cancelUnfinished(
   db: Kysely<Database>,
   bulkId: string,
   abort: (jobId: string) => void,
@@ -539,11 +536,9 @@ export async function cancelUnfinished(
   let canceled = 0;
   for (const item of unfinished) {
     if (!item.job_id) continue;
-    const job = await cancelJob(db, item.job_id, item.user_jid, BULK_STOPPED);
+    const job = await cancelRunningJob(db, item.job_id, item.user_jid, abort, BULK_STOPPED);
     // Ended before the cancel (done or failed): the next pass records it as usual.
     if (!job) continue;
-    abort(job.id);
-    if (job.archive_id) await failArchive(db, job.archive_id, "canceled");
     canceled++;
     await backToWaiting(db, bulkId, item.user_jid, job.id);
   }
@@ -567,6 +562,10 @@ async function backToWaiting(
     .execute();
 }
 
+/**
+ * Records a bulk export for the driver to pick up (the command line uses this directly: the running
+ * component notices it on its next pass). A stopped one is resumed with the new options.
+ */
 export async function queueBulkExport(
   db: Kysely<Database>,
   host: string,
