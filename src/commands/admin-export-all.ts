@@ -1,4 +1,5 @@
-// admin-export-all / admin-export-status / admin-export-stop: the shutdown kit's admin side (exodus/bulk.ts does the work).
+// admin-export-all / admin-export-status / admin-export-stop: the shutdown kit's admin side
+// (exodus/bulk.ts does the work).
 import type { Command, Note } from "../adhoc/command.js";
 import { completed, completedWithTable, failed } from "../adhoc/command.js";
 import { FormError, type FieldSpec } from "../adhoc/forms.js";
