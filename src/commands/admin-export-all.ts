@@ -6,7 +6,6 @@ import { FormError, type FieldSpec } from "../adhoc/forms.js";
 import type { AppServices } from "../services.js";
 import { formatEta, summary, type BulkProgress } from "../exodus/bulk.js";
 import { DEFAULT_BULK_NOTICE, NOTICE_PLACEHOLDERS } from "../exodus/notice.js";
-import { stagedBytes } from "../exodus/storage-guard.js";
 import { formatBytes } from "../text/bytes.js";
 import type { BulkExportOptions } from "../storage/schema.js";
 
@@ -133,12 +132,11 @@ export function adminExportStatusCommand(s: AppServices): Command {
     access: "admin",
     async start() {
       const all = await s.bulk.latest();
-      const staged = await stagedBytes(s.db);
       const reading = await s.bulk.storage();
       const notes: Note[] = [];
       if (all.length === 0) notes.push({ type: "info", text: "No bulk export yet." });
       for (const p of all) notes.push({ type: p.status === "stopped" ? "warn" : "info", text: summary(p) });
-      const storage = [`Staged export archives: ${formatBytes(staged)}.`];
+      const storage = [`Staged export archives: ${formatBytes(reading.staged)}.`];
       if (reading.databaseBytes !== undefined)
         storage.push(`Database size: ${formatBytes(reading.databaseBytes)}.`);
       if (reading.freeBytes !== undefined)

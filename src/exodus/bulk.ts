@@ -15,7 +15,6 @@ import { SECTIONS, type Section } from "../account/model.js";
 import type { XmppLink } from "../xmpp/link.js";
 import { sendChat } from "../xmpp/chat.js";
 import { type StorageProbe } from "./storage-guard.js";
-import { formatBytes } from "../text/bytes.js";
 import { cancelRunningJob } from "../jobs/cancel.js";
 
 /** A failed account is tried this many times in all before it counts as failed. */
@@ -408,13 +407,12 @@ export function formatEta(seconds: number): string {
 }
 
 /** Plain text for chat messages and form notes (readable without tables). */
-export function summary(p: BulkProgress, stagedBytes?: number): string {
+export function summary(p: BulkProgress): string {
   const lines = [
     `${p.host}: ${p.status}${p.listed ? "" : " (still listing accounts)"}; ${p.done} of ${p.total} exported, ${p.failed} failed, ${p.inFlight} in progress, ${p.pending} waiting.`,
   ];
   if (p.etaSeconds !== undefined) lines.push(`Estimated time left: ${formatEta(p.etaSeconds)}.`);
   if (p.stopReason) lines.push(`Stopped because ${p.stopReason}.`);
-  if (stagedBytes !== undefined) lines.push(`Staged export archives use ${formatBytes(stagedBytes)}.`);
   if (p.failures.length > 0) {
     lines.push(`Failures (${p.failed}):`);
     for (const f of p.failures.slice(0, 20)) lines.push(`- ${f.account}: ${f.reason}`);
