@@ -277,6 +277,13 @@ local function import_state(username)
 	return state;
 end
 
+-- mod_storage_sql caches each user's item count (MAM's total for a whole-archive query, and its own
+-- quota check), and rows inserted here bypass it. Its delete() drops that user's cached count; one
+-- that matches nothing (a fresh random key) is the public way to ask for a recount.
+local function forget_item_count(username)
+	archive:delete(username, { key = id.long() });
+end
+
 -- Stores entries (already deduplicated and sorted by time) the cheapest way the driver allows.
 local function bulk_append(username, entries)
 	-- (LuaDBI's sqlite3 driver reports an empty transaction's commit as failed.)
@@ -294,13 +301,15 @@ local function bulk_append(username, entries)
 	end
 	local engine = sql_engine();
 	if engine then
-		return engine:transaction(function()
+		local ok, err = engine:transaction(function()
 			for _, e in ipairs(entries) do
 				engine:insert([[INSERT INTO "prosodyarchive" ("host", "user", "store", "when", "with", "key", "type", "value")
 					VALUES (?,?,?,?,?,?,?,?);]], module.host, username, archive_store_name, e.when, e.with, e.id, "xml",
 					tostring(e.msg));
 			end
 		end);
+		if ok then forget_item_count(username); end
+		return ok, err;
 	end
 	for _, e in ipairs(entries) do
 		local ok, err = archive:append(username, e.id, e.msg, e.when, e.with);
